@@ -1,0 +1,29 @@
+# The README's commands. `make train` and `make test` install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := plugins/textclf-imdb plugins/textclf-distilbert
+# Extra arguments: make train ARGS="--max-epochs 1", make test ARGS="-k plugins -x".
+ARGS ?=
+
+.PHONY: install train test bench clean
+
+install: $(VENV)/.installed
+
+# One editable environment: the core with its training extra and test tools, and both plugins.
+$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[train,test]' $(addprefix -e ,$(PLUGINS))
+	touch $@
+
+train: install
+	$(BIN)/textclf train --data imdb --model distilbert $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/cli_startup.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

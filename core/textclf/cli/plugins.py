@@ -1,0 +1,92 @@
+"""``textclf plugins``: what each installed plugin provides, or why it is broken."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from textclf import __version__
+from textclf.hookspecs import PLUGIN_API_VERSION
+from textclf.plugins import Plugin, get_host
+from textclf.registry import KINDS
+
+_SECTIONS = {"data": "data", "model": "models", "lit-model": "lit_models"}
+
+
+def describe(plugin: Plugin) -> dict[str, Any]:
+    """A plugin as plain data: the JSON form of one row group of the table."""
+    info: dict[str, Any] = {
+        "name": plugin.name,
+        "version": plugin.version,
+        "builtin": plugin.builtin,
+        "entry_point": plugin.entry_point or None,
+        "error": plugin.error,
+    }
+    for kind in KINDS:
+        info[_SECTIONS[kind]] = [
+            {"name": c.name, "target": c.target, "help": c.help}
+            for c in plugin.components if c.kind == kind
+        ]
+    info["commands"] = [
+        {"name": name, "help": command.get_short_help_str(limit=80)}
+        for name, command in sorted(plugin.commands.items())
+    ]
+    return info
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins and what each provides."""
+    host = get_host()
+    described = [describe(p) for p in host.plugins]
+    collisions = [
+        {"kind": kind, "name": name, "plugins": [c.plugin for c in found],
+         "choose_with": [f"--{kind} {c.qualified_name}" for c in found]}
+        for (kind, name), found in host.registry.collisions().items()
+    ]
+    if as_json:
+        document = {"textclf": __version__, "plugin_api": PLUGIN_API_VERSION,
+                    "plugins": described, "collisions": collisions}
+        click.echo(json.dumps(document, indent=2))
+        return
+    _print_table(described, collisions)
+
+
+def _print_table(described: list[dict[str, Any]], collisions: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"textclf {__version__} plugins", title_justify="left")
+    for column in ("plugin", "version", "provides", "name", "description"):
+        table.add_column(column, overflow="fold")
+    for info in described:
+        rows: list[tuple[str, str, str]] = []
+        if info["error"]:
+            rows.append(("[red]error[/]", "", f"[red]{_escape(info['error'])}[/]"))
+        for kind in KINDS:
+            rows += [(kind, c["name"], c["help"]) for c in info[_SECTIONS[kind]]]
+        rows += [("command", c["name"], c["help"]) for c in info["commands"]]
+        if not rows:
+            rows.append(("-", "", "no components yet"))
+        name = info["name"] + (" (built-in)" if info["builtin"] else "")
+        for i, (kind, item, help_text) in enumerate(rows):
+            first = i == 0
+            table.add_row(name if first else "", info["version"] if first else "", kind,
+                          _escape(item), _escape(help_text) if "[red]" not in help_text else help_text,
+                          end_section=i == len(rows) - 1)
+    console = Console(highlight=False)
+    console.print(table)
+    for clash in collisions:
+        console.print(
+            f"[yellow]note:[/] {clash['kind']} '{_escape(clash['name'])}' is provided by "
+            f"{' and '.join(clash['plugins'])}; choose one with {' or '.join(clash['choose_with'])}"
+        )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,3 @@
+"""textclf-distilbert: DistilBERT (and other BERT-family encoders) as a textclf model plugin."""
+
+__version__ = "0.1.0"

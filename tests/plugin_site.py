@@ -1,0 +1,54 @@
+"""A directory of throwaway plugin distributions, and the real ``textclf`` script to run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+TEXTCLF = str(Path(sys.executable).with_name("textclf"))
+
+
+class PluginSite:
+    """A directory on PYTHONPATH holding plugin distributions, as pip would have installed them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def add(self, dist: str, source: str, *, version: str = "1.0", module: str | None = None,
+            entry: str | None = None) -> str:
+        """Install distribution ``dist`` whose entry point names a module with ``source``."""
+        module = module or dist.replace("-", "_")
+        (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+        info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(f"[textclf]\n{entry or dist} = {module}\n")
+        return module
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTCLF_")}
+        env.update(PYTHONPATH=str(self.root), COLUMNS="250", NO_COLOR="1", **extra)
+        return env
+
+    def run(self, *args: str, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``textclf ARGS`` in a subprocess, as a user would from a shell."""
+        return subprocess.run([TEXTCLF, *args], capture_output=True, text=True,
+                              env=self.env(**(env or {})), cwd=cwd, timeout=600)
+
+
+def lines(text: str) -> list[str]:
+    """The non-blank lines of a command's output."""
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of each body row of a rich table, stripped."""
+    return [
+        [cell.strip() for cell in line.strip()[1:-1].split("│")]
+        for line in text.splitlines() if line.startswith("│")
+    ]

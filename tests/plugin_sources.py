@@ -1,0 +1,149 @@
+"""Source of the throwaway plugins the tests install: good, broken, colliding and incompatible."""
+
+from __future__ import annotations
+
+# A plugin providing one of each kind plus a command. Its components need no torch, so that the
+# CLI's option handling is tested without paying for torch's import.
+GOOD = '''
+import click
+from typing import Literal, Optional
+from textclf import hookimpl
+
+TEXTCLF_PLUGIN_API = 1
+
+
+class Reviews:
+    """Toy reviews.
+
+    Args:
+        batch_size: Examples per batch.
+        val_fraction: Share of train held out for validation.
+        keep_html: Keep HTML line breaks.
+        limit: Use at most this many training examples.
+        split: Which split to read.
+    """
+
+    def __init__(self, batch_size: int = 32, val_fraction: float = 0.1, keep_html: bool = False,
+                 limit: Optional[int] = None, split: Literal["head", "tail"] = "head"):
+        self.batch_size = batch_size
+
+
+class Tiny:
+    """A tiny model.
+
+    Args:
+        labels: Label names (supplied by the pipeline).
+        max_length: Longest input, in tokens.
+    """
+
+    def __init__(self, labels, max_length: int = 128):
+        self.labels = labels
+
+
+class Regime:
+    def __init__(self, model, lr: float = 1e-3):
+        """A training regime.
+
+        :param lr: Peak learning rate.
+        """
+
+
+@click.command()
+@click.argument("who", default="world")
+def hello(who):
+    """Say hello."""
+    click.echo(f"hello {who}")
+
+
+@hookimpl
+def register_data(register):
+    register("reviews", "{module}:Reviews", help="Toy reviews\\nsecond line is dropped")
+
+
+@hookimpl
+def register_models(register):
+    register("tiny", "{module}:Tiny", help="A tiny model")
+
+
+@hookimpl
+def register_lit_models(register):
+    register("toy-regime", "{module}:Regime", help="A toy regime")
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(hello)
+'''
+
+
+def good(module: str) -> str:
+    return GOOD.replace("{module}", module)
+
+
+BROKEN_IMPORT = "import does_not_exist\n"
+
+HOOK_RAISES = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_data(register):
+    raise RuntimeError("disk on fire")
+'''
+
+MISSPELT_HOOK = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_model(register):
+    register("m", "x:Y")
+'''
+
+FUTURE_API = '''
+from textclf import hookimpl
+
+TEXTCLF_PLUGIN_API = 2
+
+@hookimpl
+def register_models(register):
+    register("m", "x:Y")
+'''
+
+BAD_ARGUMENT = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_data(registrar):
+    pass
+'''
+
+BAD_TARGET = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_data(register):
+    register("sloppy", "not a path")
+'''
+
+
+def data_only(name: str, target: str, help: str = "") -> str:
+    return f'''
+from textclf import hookimpl
+
+@hookimpl
+def register_data(register):
+    register({name!r}, {target!r}, help={help!r})
+'''
+
+
+COMMAND_CLASH = '''
+import click
+from textclf import hookimpl
+
+@click.command()
+def train():
+    """Not the real train."""
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(train)
+'''

@@ -1,0 +1,235 @@
+"""The plugin host, driven through real entry points and the real ``textclf`` script."""
+
+from __future__ import annotations
+
+import json
+
+import plugin_sources as src
+from plugin_site import lines, table_rows
+
+
+def skipped(dist: str) -> str:
+    return f"; skipped (TEXTCLF_DISABLE_PLUGINS={dist} silences this)"
+
+
+def test_good_plugin_is_listed_with_what_it_provides(site):
+    site.add("textclf-good", src.good("good_plugin"), version="1.2.3", module="good_plugin")
+    result = site.run("plugins")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    rows = table_rows(result.stdout)
+    good = rows.index(["textclf-good", "1.2.3", "data", "reviews", "Toy reviews"])
+    assert rows[good + 1 : good + 4] == [
+        ["", "", "model", "tiny", "A tiny model"],
+        ["", "", "lit-model", "toy-regime", "A toy regime"],
+        ["", "", "command", "hello", "Say hello."],
+    ]
+    assert ["textclf (built-in)", "0.1.0", "command", "install",
+            "Install plugins into textclf's environment (runs pip)."] in rows
+    assert ["textclf-imdb", "0.1.0", "-", "", "no components yet"] in rows
+
+
+def test_plugins_json_lists_the_same(site):
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    result = site.run("plugins", "--json")
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert document["plugin_api"] == 1
+    good = next(p for p in document["plugins"] if p["name"] == "textclf-good")
+    assert good == {
+        "name": "textclf-good",
+        "version": "1.0",
+        "builtin": False,
+        "entry_point": "textclf-good = good_plugin",
+        "error": None,
+        "data": [{"name": "reviews", "target": "good_plugin:Reviews", "help": "Toy reviews"}],
+        "models": [{"name": "tiny", "target": "good_plugin:Tiny", "help": "A tiny model"}],
+        "lit_models": [{"name": "toy-regime", "target": "good_plugin:Regime", "help": "A toy regime"}],
+        "commands": [{"name": "hello", "help": "Say hello."}],
+    }
+    names = [p["name"] for p in document["plugins"]]
+    assert names[0] == "textclf" and {"textclf-imdb", "textclf-distilbert"} <= set(names)
+
+
+def test_plugin_command_runs(site):
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    result = site.run("hello", "plugin")
+    assert (result.returncode, result.stdout) == (0, "hello plugin\n")
+
+
+BROKEN_CASES = {
+    "import error": (
+        src.BROKEN_IMPORT,
+        "plugin textclf-bad 0.3 failed to load (textclf_bad): "
+        "ModuleNotFoundError: No module named 'does_not_exist'",
+    ),
+    "hook raises": (
+        src.HOOK_RAISES,
+        "plugin textclf-bad 0.3 raised RuntimeError in hook register_data: disk on fire",
+    ),
+    "misspelt hook": (
+        src.MISSPELT_HOOK,
+        "plugin textclf-bad 0.3 implements unknown hook register_model; did you mean "
+        "register_models? (hooks: register_commands, register_data, register_lit_models, "
+        "register_models)",
+    ),
+    "incompatible API": (
+        src.FUTURE_API,
+        "plugin textclf-bad 0.3 targets textclf plugin API 2, but textclf 0.1.0 supports API 1; "
+        "install a release of textclf-bad made for API 1, or upgrade textclf",
+    ),
+    "hook argument": (
+        src.BAD_ARGUMENT,
+        "plugin textclf-bad 0.3 implements register_data(registrar), asking for registrar, "
+        "but the hook passes only register_data(register)",
+    ),
+    "invalid registration": (
+        src.BAD_TARGET,
+        "plugin textclf-bad 0.3 raised ValueError in hook register_data: invalid import path "
+        "'not a path' for data 'sloppy': expected 'package.module:Class'",
+    ),
+}
+
+
+def test_each_broken_plugin_is_one_warning_and_the_cli_keeps_working(site):
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    for case, (source, message) in BROKEN_CASES.items():
+        (site.root / "textclf_bad.py").unlink(missing_ok=True)
+        for info in site.root.glob("textclf_bad-*.dist-info"):
+            for f in info.iterdir():
+                f.unlink()
+            info.rmdir()
+        site.add("textclf-bad", source, version="0.3")
+        warning = f"warning: {message}{skipped('textclf-bad')}"
+
+        result = site.run("hello")
+        assert (case, result.returncode, result.stdout) == (case, 0, "hello world\n")
+        assert (case, lines(result.stderr)) == (case, [warning])
+
+        listed = site.run("plugins", "--json")
+        assert listed.returncode == 0
+        bad = next(p for p in json.loads(listed.stdout)["plugins"] if p["name"] == "textclf-bad")
+        assert (case, bad["error"], bad["data"], bad["models"]) == (case, message[len("plugin textclf-bad 0.3 "):], [], [])
+
+        strict = site.run("hello", env={"TEXTCLF_STRICT_PLUGINS": "1"})
+        assert (case, strict.returncode, strict.stdout) == (case, 1, "")
+        assert (case, lines(strict.stderr)) == (case, [f"error: {message} (TEXTCLF_STRICT_PLUGINS is set)"])
+
+
+def test_broken_plugin_row_in_the_table(site):
+    site.add("textclf-bad", src.BROKEN_IMPORT, version="0.3")
+    result = site.run("plugins")
+    assert result.returncode == 0
+    assert ["textclf-bad", "0.3", "error", "", "failed to load (textclf_bad): "
+            "ModuleNotFoundError: No module named 'does_not_exist'"] in table_rows(result.stdout)
+
+
+def test_version_and_help_never_load_plugins(site):
+    site.add("textclf-bad", src.BROKEN_IMPORT)
+    version = site.run("--version", env={"TEXTCLF_STRICT_PLUGINS": "1"})
+    assert (version.returncode, version.stdout, version.stderr) == (0, "textclf 0.1.0\n", "")
+
+
+def test_load_only_the_named_plugins(site):
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    site.add("textclf-bad", src.BROKEN_IMPORT)
+
+    def names(env):
+        result = site.run("plugins", "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        return [p["name"] for p in json.loads(result.stdout)["plugins"]], lines(result.stderr)
+
+    assert names({"TEXTCLF_LOAD_PLUGINS": "textclf-good"}) == (["textclf", "textclf-good"], [])
+    assert names({"TEXTCLF_LOAD_PLUGINS": "Textclf_Good, textclf-imdb"}) == (
+        ["textclf", "textclf-good", "textclf-imdb"], [])
+    assert names({"TEXTCLF_LOAD_PLUGINS": ""}) == (["textclf"], [])
+    loaded, warnings = names({"TEXTCLF_DISABLE_PLUGINS": "textclf-bad,textclf-imdb"})
+    assert "textclf-bad" not in loaded and "textclf-imdb" not in loaded
+    assert {"textclf", "textclf-good", "textclf-distilbert"} <= set(loaded) and warnings == []
+
+
+def test_naming_a_plugin_that_is_not_installed_is_reported(site):
+    result = site.run("plugins", "--json", env={"TEXTCLF_LOAD_PLUGINS": "textclf-imbd"})
+    assert result.returncode == 0
+    [warning] = lines(result.stderr)
+    assert warning.startswith(
+        "warning: TEXTCLF_LOAD_PLUGINS names textclf-imbd, which is not an installed plugin "
+        "(installed: ")
+    assert "textclf-imdb" in warning
+
+
+def test_plugin_command_cannot_replace_a_core_command(site):
+    site.add("textclf-clash", src.COMMAND_CLASH)
+    result = site.run("plugins", "--json")
+    assert lines(result.stderr) == [
+        "warning: plugin textclf-clash 1.0 adds command 'train', which textclf already "
+        "provides; ignored"
+    ]
+    clash = next(p for p in json.loads(result.stdout)["plugins"] if p["name"] == "textclf-clash")
+    assert clash["commands"] == []
+    help_text = site.run("train", "--help").stdout
+    assert "Train a classifier: data + model + lit-model, chosen by name." in help_text
+
+
+def test_unknown_command_suggests_the_closest(site):
+    result = site.run("trian")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert lines(result.stderr) == [
+        "error: no such command 'trian'; did you mean 'train'? (see 'textclf --help')"
+    ]
+
+
+def test_same_name_from_two_plugins_must_be_qualified(site):
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    site.add("textclf-other", src.data_only("reviews", "good_plugin:Reviews", "Other reviews"))
+    args = ("train", "--model", "tiny", "--lit-model", "toy-regime", "--print-config")
+
+    result = site.run(*args, "--data", "reviews")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert lines(result.stderr) == [
+        "error: --data reviews: data 'reviews' is provided by both textclf-good and "
+        "textclf-other; choose one with --data textclf-good:reviews or --data textclf-other:reviews"
+    ]
+    chosen = site.run(*args, "--data", "textclf-other:reviews")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "name: textclf-other:reviews" in chosen.stdout
+
+    wrong = site.run(*args, "--data", "textclf-imdb:reviews")
+    assert lines(wrong.stderr) == [
+        "error: --data textclf-imdb:reviews: plugin textclf-imdb does not provide data 'reviews' "
+        "(it is provided by: textclf-good, textclf-other); see 'textclf plugins'"
+    ]
+    table = site.run("plugins")
+    assert ("note: data 'reviews' is provided by textclf-good and textclf-other; choose one with "
+            "--data textclf-good:reviews or --data textclf-other:reviews") in table.stdout
+
+
+def test_unknown_component_lists_the_available_ones_and_a_guess(site):
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    result = site.run("train", "--data", "reveiws", "--model", "tiny")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert lines(result.stderr) == [
+        "error: --data reveiws: unknown data 'reveiws' (available data modules: reviews); "
+        "did you mean 'reviews'?"
+    ]
+
+
+def test_unknown_component_when_none_of_its_kind_is_installed(site):
+    result = site.run("train", "--data", "anything", "--model", "tiny",
+                      env={"TEXTCLF_LOAD_PLUGINS": ""})
+    assert result.returncode == 2
+    assert lines(result.stderr) == [
+        "error: --data anything: unknown data 'anything'; no data modules are installed, "
+        "install a plugin that provides one (textclf install PACKAGE)"
+    ]
+
+
+def test_component_that_fails_to_import_is_one_error(site):
+    site.add("textclf-ghost", src.data_only("ghost", "ghost_module:Ghost"))
+    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    result = site.run("train", "--data", "ghost", "--model", "tiny", "--lit-model", "toy-regime")
+    assert result.returncode == 2
+    assert lines(result.stderr) == [
+        "error: cannot import data 'ghost' (ghost_module:Ghost) from textclf-ghost 1.0: "
+        "ModuleNotFoundError: No module named 'ghost_module'"
+    ]
