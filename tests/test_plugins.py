@@ -24,8 +24,10 @@ def test_good_plugin_is_listed_with_what_it_provides(site):
         ["", "", "lit-model", "toy-regime", "A toy regime"],
         ["", "", "command", "hello", "Say hello."],
     ]
-    assert ["textclf (built-in)", "0.1.0", "command", "install",
-            "Install plugins into textclf's environment (runs pip)."] in rows
+    core = rows.index(["textclf (built-in)", "0.1.0", "data", "files",
+                       "Your own CSV, TSV or JSONL files with a text and a label column"])
+    assert rows[core + 1][2:4] == ["lit-model", "classifier"]
+    assert ["", "", "command", "install", "Install plugins into textclf's environment (runs pip)."] in rows
     assert ["textclf-imdb", "0.1.0", "-", "", "no components yet"] in rows
 
 
@@ -209,17 +211,17 @@ def test_unknown_component_lists_the_available_ones_and_a_guess(site):
     result = site.run("train", "--data", "reveiws", "--model", "tiny")
     assert (result.returncode, result.stdout) == (2, "")
     assert lines(result.stderr) == [
-        "error: --data reveiws: unknown data 'reveiws' (available data modules: reviews); "
+        "error: --data reveiws: unknown data 'reveiws' (available data modules: files, reviews); "
         "did you mean 'reviews'?"
     ]
 
 
 def test_unknown_component_when_none_of_its_kind_is_installed(site):
-    result = site.run("train", "--data", "anything", "--model", "tiny",
+    result = site.run("train", "--data", "files", "--model", "anything",
                       env={"TEXTCLF_LOAD_PLUGINS": ""})
     assert result.returncode == 2
     assert lines(result.stderr) == [
-        "error: --data anything: unknown data 'anything'; no data modules are installed, "
+        "error: --model anything: unknown model 'anything'; no models are installed, "
         "install a plugin that provides one (textclf install PACKAGE)"
     ]
 

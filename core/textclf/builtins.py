@@ -1,4 +1,4 @@
-"""The core's own plugin: it registers textclf's built-in commands through the public hooks."""
+"""The core's own plugin: textclf's built-ins, registered through the public hooks."""
 
 from __future__ import annotations
 
@@ -8,10 +8,23 @@ from textclf.hookspecs import hookimpl
 
 
 @hookimpl
+def register_data(register) -> None:
+    register("files", "textclf.data.files:Files",
+             help="Your own CSV, TSV or JSONL files with a text and a label column")
+
+
+@hookimpl
+def register_lit_models(register) -> None:
+    register("classifier", "textclf.lit_models.classifier:Classifier",
+             help="Cross-entropy, AdamW, warmup then linear decay; accuracy and macro-F1")
+
+
+@hookimpl
 def register_commands(cli: click.Group) -> None:
     from textclf.cli.install import install, uninstall
     from textclf.cli.plugins import plugins
+    from textclf.cli.test import test
     from textclf.cli.train import train
 
-    for command in (plugins, train, install, uninstall):
+    for command in (plugins, train, test, install, uninstall):
         cli.add_command(command)

@@ -7,7 +7,9 @@
     lit_model: {lr: 2.0e-5}
     trainer: {max_epochs: 2}
 
-Keys may be written with ``-`` or ``_``; options given on the command line win.
+Keys may be written with ``-`` or ``_``; options given on the command line win. A run's own
+``config.yaml`` is a valid config file: the ``textclf`` and ``plugins`` versions it records are
+ignored on input.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from textclf.errors import UsageError
 
 SECTIONS = ("data", "model", "lit_model", "trainer")
+#: Keys a run's config.yaml records for reference; accepted and ignored on input.
+RECORDED = ("textclf", "plugins")
 
 
 def load_config(path: Path) -> dict[str, dict[str, Any]]:
@@ -45,6 +49,11 @@ def load_config(path: Path) -> dict[str, dict[str, Any]]:
         line = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UsageError(f"{where}: invalid YAML{line}: {problem}") from None
+    return normalize_config(raw, where)
+
+
+def normalize_config(raw: Any, where: str) -> dict[str, dict[str, Any]]:
+    """Check a parsed config's shape; ``where`` names its origin in errors."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -52,6 +61,8 @@ def load_config(path: Path) -> dict[str, dict[str, Any]]:
     config: dict[str, dict[str, Any]] = {}
     for key, value in raw.items():
         section = str(key).replace("-", "_")
+        if section in RECORDED:
+            continue
         if section not in SECTIONS:
             close = difflib.get_close_matches(section, SECTIONS, n=1)
             guess = f"; did you mean '{close[0]}'?" if close else ""

@@ -35,10 +35,13 @@ class Option:
     type: click.ParamType
     default: Any
     help: str
+    prefix: str | None = None
 
     @property
     def flag(self) -> str:
-        return f"--{self.section.replace('_', '-')}.{self.name.replace('_', '-')}"
+        """``--data.batch-size`` for a component, ``--max-epochs`` for an unprefixed section."""
+        flag = self.name.replace("_", "-")
+        return f"--{self.prefix}.{flag}" if self.prefix else f"--{flag}"
 
     @property
     def dest(self) -> str:
@@ -80,8 +83,31 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def component_options(obj: Any, section: str, exclude: Sequence[str] = ()) -> list[Option]:
-    """The options of a component class (or factory function), following ``**kwargs`` upwards."""
+_SAME_AS_SECTION = object()
+
+
+def to_plain(value: Any) -> Any:
+    """A resolved value as a config file holds it: paths absolute, enums by value, tuples as lists."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value.resolve())
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return format_value(value)
+
+
+def component_options(obj: Any, section: str, exclude: Sequence[str] = (),
+                      prefix: Any = _SAME_AS_SECTION) -> list[Option]:
+    """The options of a component class (or factory function), following ``**kwargs`` upwards.
+
+    Flags are ``--<prefix>.<name>``; the prefix defaults to the section (``lit_model`` gives
+    ``--lit-model.lr``) and ``None`` gives bare ``--<name>``.
+    """
+    if prefix is _SAME_AS_SECTION:
+        prefix = section.replace("_", "-")
     options: list[Option] = []
     seen = set(exclude)
     docs = _param_docs(obj)
@@ -102,7 +128,7 @@ def component_options(obj: Any, section: str, exclude: Sequence[str] = ()) -> li
             if param_type is None:
                 continue  # not expressible on a command line; set it from Python
             options.append(Option(section, param.name, param_type, param.default,
-                                  docs.get(param.name, "")))
+                                  docs.get(param.name, ""), prefix))
     return options
 
 

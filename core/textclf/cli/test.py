@@ -1,0 +1,53 @@
+"""``textclf test RUN``: evaluate a finished run's model on its test (or validation) split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from textclf.cli.train import echo
+
+
+@click.command()
+@click.argument("run_path", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+              help="Which split to evaluate.")
+@click.option("--accelerator", default="auto", show_default=True, help="cpu, gpu, mps or auto.")
+@click.option("--batch-size", type=int, help="Examples per batch.  [default: the run's]")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar.  [default: when stderr is a terminal]")
+def test(run_path: Path, split: str, accelerator: str, batch_size: int | None, as_json: bool,
+         progress: bool | None) -> None:
+    """Evaluate a run's best model on its test split."""
+    from textclf.components import SECTION, choose, resolve
+    from textclf.config import normalize_config
+    from textclf.errors import UsageError
+    from textclf.options import NAME_KEY
+    from textclf.plugins import get_host
+    from textclf.training import pipeline
+    from textclf.training.run import RunDir
+    from textclf.training.summary import print_summary
+
+    run = RunDir.open(run_path, "textclf test")
+    status = run.state().get("status")
+    if status != "completed":
+        raise UsageError(
+            f"{run_path}: the run has not finished (status: {status or 'unknown'}); continue it "
+            f"with textclf train --resume {run_path}")
+    where = f"{run.config_file}"
+    config = normalize_config(run.read_config(), where)
+    registry = get_host().registry
+    chosen = {kind: choose(registry, kind, config.get(section, {}).get(NAME_KEY, ""))
+              for kind, section in SECTION.items()}
+    overrides = {"trainer": {"accelerator": accelerator}}
+    if batch_size:
+        overrides["data"] = {"batch_size": batch_size}
+    resolved = resolve(chosen, config, overrides, where)
+    metrics = pipeline.test_run(run, resolved, split, progress=progress, echo=echo)
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        print_summary(metrics, title=f"{run_path} ({split} split)")

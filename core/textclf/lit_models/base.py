@@ -1,0 +1,44 @@
+"""``BaseLitModel``: the lit-model contract. It owns the training regime around any model."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytorch_lightning as pl
+import torch
+
+from textclf.models.base import BaseModel
+
+
+class BaseLitModel(pl.LightningModule):
+    """A LightningModule wrapping a model that follows the model contract.
+
+    A subclass defines the regime: ``training_step`` and friends, ``configure_optimizers``.
+    The pipeline keeps the checkpoint that scores best on ``monitor`` (``monitor_mode``), and
+    reads ``confusion`` (rows: true label, columns: predicted) after testing when it is set.
+    """
+
+    monitor: ClassVar[str] = "val/f1"
+    monitor_mode: ClassVar[str] = "max"
+
+    def __init__(self, model: BaseModel) -> None:
+        super().__init__()
+        self.model = model
+        self.confusion: torch.Tensor | None = None
+        #: Optimizer steps of the whole run, set by the pipeline before fitting; a schedule uses
+        #: it rather than ``trainer.estimated_stepping_batches``, which would build the training
+        #: loader before a resumed run has restored its position.
+        self.total_steps: int | None = None
+
+    def planned_steps(self) -> int:
+        """The run's optimizer steps: ``total_steps`` when set, else Lightning's estimate."""
+        if self.total_steps is not None:
+            return max(1, self.total_steps)
+        return max(1, int(self.trainer.estimated_stepping_batches))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids, attention_mask)
+
+    def samples_in(self, batch: dict[str, Any]) -> tuple[int, int]:
+        """(rows, real tokens) of a batch, for throughput reporting."""
+        return int(batch["labels"].shape[0]), int(batch["attention_mask"].sum())

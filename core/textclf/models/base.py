@@ -1,0 +1,172 @@
+"""``BaseModel``: the model contract, and a save/load that works for any subclass."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+
+from textclf.errors import TextclfError
+from textclf.text import TRUNCATIONS, TextEncoder
+
+MODEL_FILE = "textclf_model.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+#: Constructor arguments the pipeline supplies, never saved as options.
+PIPELINE_ARGS = ("labels", "train_texts", "tokenizer")
+
+
+class BaseModel(nn.Module):
+    """The model contract: ``forward(input_ids, attention_mask) -> logits`` over ``labels``.
+
+    A model carries the tokenizer, max length and truncation its inputs are encoded with, and
+    saves itself to a directory that ``load`` reads back. A subclass's constructor takes
+    ``labels`` (supplied by the pipeline) plus its own options; one that builds its tokenizer from
+    data also takes ``train_texts`` and a ``tokenizer`` path, which ``load`` uses instead.
+
+    The default ``save`` writes ``textclf_model.json`` (class, labels, options), ``tokenizer.json``
+    and ``model.safetensors``; ``load`` calls the constructor with the saved options and loads
+    the weights. Models with a native format of their own (Hugging Face, say) override both.
+    """
+
+    #: Defaults this model suggests for other sections (``{"lit_model": {"lr": 2e-5}}``);
+    #: anything the user sets wins. See ``suggested_options``.
+    SUGGESTED_OPTIONS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> BaseModel:
+        # Record the constructor's arguments, so that ``save`` can write them and ``load`` can
+        # rebuild the same architecture, without every subclass listing its options twice.
+        self = super().__new__(cls)
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        options = {k: v for k, v in list(bound.arguments.items())[1:] if k not in PIPELINE_ARGS}
+        kwargs_param = [p for p in inspect.signature(cls.__init__).parameters.values()
+                        if p.kind is p.VAR_KEYWORD]
+        if kwargs_param:
+            options.update(options.pop(kwargs_param[0].name, {}))
+        object.__setattr__(self, "init_options", {k: _jsonable(v) for k, v in options.items()})
+        return self
+
+    def __init__(self, labels: Sequence[str], tokenizer: Tokenizer, max_length: int,
+                 truncation: str = "head") -> None:
+        super().__init__()
+        labels = [str(label) for label in labels]
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise TextclfError(f"a classifier needs at least two distinct labels, got {labels}")
+        if truncation not in TRUNCATIONS:
+            raise TextclfError(
+                f"--model.truncation {truncation}: choose one of {', '.join(TRUNCATIONS)}"
+            )
+        self.labels = labels
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.truncation = truncation
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    @property
+    def encoder(self) -> TextEncoder:
+        """How texts become this model's input ids, shared by training and the ONNX runtime."""
+        return TextEncoder(self.tokenizer, self.max_length, self.truncation)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def suggested_options(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Defaults for other sections given this model's resolved options; user values win."""
+        return cls.SUGGESTED_OPTIONS
+
+    # -- save / load ----------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        """Write the model to ``directory`` atomically (a temporary directory renamed at the end)."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        try:
+            self.save_files(tmp)
+            (tmp / MODEL_FILE).write_text(json.dumps(self.describe(), indent=2) + "\n")
+            _replace_dir(tmp, directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def save_files(self, directory: Path) -> None:
+        """Write weights and tokenizer; override for a native format."""
+        from safetensors.torch import save_model
+
+        save_model(self, str(directory / WEIGHTS_FILE))
+        self.tokenizer.save(str(directory / TOKENIZER_FILE))
+
+    def describe(self) -> dict[str, Any]:
+        """What ``textclf_model.json`` holds: enough to rebuild the model and encode its inputs."""
+        cls = type(self)
+        return {
+            "format": 1,
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "labels": self.labels,
+            "max_length": self.max_length,
+            "truncation": self.truncation,
+            "options": self.init_options,
+        }
+
+    @classmethod
+    def load(cls, directory: str | Path) -> BaseModel:
+        """Rebuild a model saved with ``save``."""
+        directory = Path(directory)
+        meta = read_model_file(directory)
+        kwargs = dict(meta["options"])
+        params = inspect.signature(cls.__init__).parameters
+        if "tokenizer" in params:
+            kwargs["tokenizer"] = directory / TOKENIZER_FILE
+        model = cls(labels=meta["labels"], **kwargs)
+        cls.load_files(model, directory)
+        return model
+
+    @classmethod
+    def load_files(cls, model: BaseModel, directory: Path) -> None:
+        from safetensors.torch import load_model
+
+        load_model(model, str(directory / WEIGHTS_FILE))
+        model.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+
+
+def read_model_file(directory: Path) -> dict[str, Any]:
+    path = directory / MODEL_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TextclfError(f"{directory}: no {MODEL_FILE}; is it a model saved by textclf?") from None
+    except (OSError, ValueError) as exc:
+        raise TextclfError(f"{path}: unreadable ({exc}); the model directory is damaged") from None
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an existing ``target`` is swapped out, then removed."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        new.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(target)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value

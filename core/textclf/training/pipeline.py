@@ -1,0 +1,218 @@
+"""The handshake and the run: data prepares -> labels -> model(labels) -> data tokenizes with the
+model's tokenizer -> lit-model(model) -> Lightning trains, validates and tests."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.trainer.states import TrainerStatus
+
+from textclf.components import Resolved
+from textclf.data.base import BaseDataModule
+from textclf.errors import TextclfError, UsageError
+from textclf.lit_models.base import BaseLitModel
+from textclf.models.base import BaseModel
+from textclf.training.callbacks import Throughput
+from textclf.training.estimate import cpu_warning
+from textclf.training.run import RunDir, default_run_dir
+from textclf.training.trainer import build_trainer, resolve_precision, show_progress
+
+#: Set for the processes a multi-device launch starts, so they join the same run directory.
+RUN_DIR_ENV = "TEXTCLF_RUN_DIR"
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+Echo = Callable[[str], None]
+
+
+class TrainingInterrupted(TextclfError):
+    exit_code = 130
+
+
+@dataclass
+class Built:
+    """The three components of a run, wired together."""
+
+    data: BaseDataModule
+    model: BaseModel
+    lit: BaseLitModel
+
+
+def is_primary_process() -> bool:
+    """False in the extra processes of a multi-device or multi-node launch."""
+    return all(int(os.environ.get(name, "0") or 0) == 0 for name in _RANK_VARIABLES)
+
+
+def build(resolved: Resolved, *, model_dir: Path | None = None, echo: Echo | None = None) -> Built:
+    """Construct data, model and lit-model; tokenize the data with the model's tokenizer."""
+    chosen, values = resolved.chosen, resolved.values
+    for component in chosen.values():
+        component.check_contract()
+    data: BaseDataModule = chosen["data"].cls(**values["data"])
+    data.prepare_data()
+    labels = data.label_names()
+    model_cls = chosen["model"].cls
+    if model_dir is not None:
+        model = model_cls.load(model_dir)
+        if list(model.labels) != list(labels):
+            raise TextclfError(
+                f"{model_dir}: the model's labels ({', '.join(model.labels)}) differ from the "
+                f"data's ({', '.join(labels)}); the data changed since the run started"
+            )
+    else:
+        kwargs = dict(values["model"])
+        if "train_texts" in inspect.signature(model_cls.__init__).parameters:
+            kwargs["train_texts"] = data.train_texts()
+        model = model_cls(labels=labels, **kwargs)
+    data.attach(model.encoder)
+    if echo:
+        counts = " / ".join(f"{len(data.splits[s]):,} {s}" for s in ("train", "val", "test")
+                            if s in data.splits)
+        how = "cached tokens" if data.cache_hit else f"tokenized in {data.tokenize_seconds:.1f} s"
+        echo(f"data: {chosen['data'].component.name}, {counts} ({how}); labels: {', '.join(labels)}")
+        parameters = sum(p.numel() for p in model.parameters())
+        echo(f"model: {chosen['model'].component.name}, {parameters:,} parameters, max length "
+             f"{model.max_length}, truncation {model.truncation}")
+    lit = chosen["lit-model"].cls(model=model, **values["lit_model"])
+    return Built(data, model, lit)
+
+
+def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = False,
+          resume: RunDir | None = None, progress: bool | None = None,
+          echo: Echo = print) -> dict[str, Any] | None:
+    """Train a run from scratch, or ``resume`` one; returns its metrics (primary process only)."""
+    primary = is_primary_process()
+    say: Echo = echo if primary else (lambda _message: None)
+    trainer_values = resolved.values["trainer"]
+    trainer_values["precision"] = resolve_precision(trainer_values["precision"],
+                                                    trainer_values["accelerator"])
+    pl.seed_everything(trainer_values["seed"], workers=True, verbose=False)
+    if resume is None and primary and run_dir is not None and run_dir.exists() and not overwrite:
+        RunDir.create(run_dir, overwrite=False)  # fail before any work: the run dir is taken
+    built = build(resolved, model_dir=resume.model_dir if resume else None, echo=say)
+
+    if resume is not None:
+        run = resume
+    elif not primary:
+        shared = os.environ.get(RUN_DIR_ENV) or (str(run_dir) if run_dir else None)
+        if shared is None:
+            raise UsageError("every process of a multi-node launch needs the same --run-dir")
+        run = RunDir(Path(shared))
+    else:
+        config = resolved.as_config()
+        run = RunDir.create(run_dir or default_run_dir(config["data"]["name"], config["model"]["name"]),
+                            overwrite)
+        run.write_config({"textclf": resolved.plugin_versions()["textclf"],
+                          "plugins": resolved.plugin_versions(), **config})
+        built.model.save(run.model_dir)
+    if primary:
+        run.set_state("running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        say(f"run: {run.path}" + (" (resumed from its last checkpoint)" if resume else ""))
+    os.environ[RUN_DIR_ENV] = str(run.path)
+
+    has_val = built.data.has_split("val")
+    monitor = built.lit.monitor if has_val else None
+    train_batches = math.ceil(len(built.data.splits["train"]) / built.data.batch_size)
+    trainer = build_trainer(trainer_values, run=run, monitor=monitor,
+                            monitor_mode=built.lit.monitor_mode, progress=show_progress(progress),
+                            echo=say, train_batches=train_batches)
+    built.lit.total_steps = planned_steps(trainer_values, train_batches, trainer.world_size)
+    if primary and trainer.strategy.root_device.type == "cpu":
+        warning = cpu_warning(built.model, built.data, resolved.chosen["model"].component.name)
+        if warning:
+            say(f"warning: {warning}")
+    try:
+        trainer.fit(built.lit, datamodule=built.data,
+                    ckpt_path=str(run.last_checkpoint) if resume else None)
+    except SystemExit:
+        if trainer.state.status == TrainerStatus.INTERRUPTED:
+            raise TrainingInterrupted(
+                f"training interrupted at epoch {trainer.current_epoch + 1}, step "
+                f"{trainer.global_step}; continue it with: textclf train --resume {run.path}"
+            ) from None
+        raise
+
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+    best = best or str(run.last_checkpoint)
+    metrics = evaluate(trainer, built, best)
+    throughput = next(c for c in trainer.callbacks if isinstance(c, Throughput)).report()
+    if not primary:
+        return None
+    built.model.save(run.model_dir)
+    metrics.update(
+        best_checkpoint=os.path.relpath(best, run.path), monitor=monitor,
+        best_score=float(checkpoint.best_model_score) if checkpoint and checkpoint.best_model_score is not None else None,
+        epochs=trainer.current_epoch, steps=trainer.global_step, **throughput,
+    )
+    run.write_metrics(metrics)
+    run.set_state("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    return metrics
+
+
+def planned_steps(options: dict[str, Any], batches: int, world_size: int) -> int:
+    """Optimizer steps the run will take: epochs of (per-replica batches / accumulation),
+    capped by ``max_steps``."""
+    per_epoch = math.ceil(math.ceil(batches / world_size) / options["accumulate_grad_batches"])
+    by_epochs = per_epoch * options["max_epochs"] if options["max_epochs"] > 0 else None
+    by_steps = options["max_steps"] if options["max_steps"] > 0 else None
+    candidates = [n for n in (by_epochs, by_steps) if n is not None]
+    return max(1, min(candidates)) if candidates else per_epoch
+
+
+def evaluate(trainer: pl.Trainer, built: Built, checkpoint: str | None) -> dict[str, Any]:
+    """Metrics of the model in ``checkpoint`` on val and test, and the confusion matrix of test
+    (of val when the data has no test split). Loads that checkpoint's weights into the model."""
+    data, lit = built.data, built.lit
+    out: dict[str, Any] = {}
+    confusion_split = None
+    if data.has_split("test"):
+        if data.has_split("val"):
+            out["val"] = _metrics(trainer.validate(lit, datamodule=data, ckpt_path=checkpoint,
+                                                   verbose=False), "val/")
+        out["test"] = _metrics(trainer.test(lit, datamodule=data, ckpt_path=checkpoint,
+                                            verbose=False), "test/")
+        confusion_split = "test"
+    elif data.has_split("val"):
+        data.trainer = trainer
+        out["val"] = _metrics(trainer.test(lit, dataloaders=data.val_dataloader(),
+                                           ckpt_path=checkpoint, verbose=False), "test/")
+        confusion_split = "val"
+    if confusion_split and lit.confusion is not None:
+        out["confusion_matrix"] = {"split": confusion_split, "labels": list(built.model.labels),
+                                   "matrix": lit.confusion.long().tolist()}
+    return out
+
+
+def _metrics(results: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    merged = results[0] if results else {}
+    return {key[len(prefix):]: round(float(value), 6)
+            for key, value in merged.items() if key.startswith(prefix)}
+
+
+def test_run(run: RunDir, resolved: Resolved, split: str, *, progress: bool | None = None,
+             echo: Echo = print) -> dict[str, Any]:
+    """Evaluate a finished run's model on ``split`` ("test" or "val")."""
+    built = build(resolved, model_dir=run.model_dir, echo=echo)
+    if not built.data.has_split(split):
+        other = "val" if split == "test" else "test"
+        hint = f"; evaluate --split {other} instead" if built.data.has_split(other) else ""
+        raise UsageError(f"{run.path}: the run's data has no {split} split{hint}")
+    trainer_values = resolved.values["trainer"]
+    trainer = build_trainer({**trainer_values, "devices": 1, "strategy": "auto"},
+                            progress=show_progress(progress))
+    built.data.trainer = trainer
+    loader = built.data.test_dataloader() if split == "test" else built.data.val_dataloader()
+    results = trainer.test(built.lit, dataloaders=loader, verbose=False)
+    metrics: dict[str, Any] = {split: _metrics(results, "test/")}
+    if built.lit.confusion is not None:
+        metrics["confusion_matrix"] = {"split": split, "labels": list(built.model.labels),
+                                       "matrix": built.lit.confusion.long().tolist()}
+    return metrics

@@ -1,0 +1,117 @@
+"""The run directory: everything a run produced, enough to test, export or resume it.
+
+::
+
+    runs/<name>/
+        config.yaml        every option of the run, with the plugins and versions that made it
+        run.json           status (running, interrupted, completed), times, the command line
+        checkpoints/       best.ckpt (by the lit-model's validation metric) and last.ckpt
+        model/             the trained model in portable form (BaseModel.save)
+        metrics.json       validation and test metrics of the best model, confusion matrix
+        logs/              metrics.csv (and TensorBoard event files when tensorboard is installed)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from textclf.errors import TextclfError, UsageError
+
+RUNS = Path("runs")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_run_dir(data: str, model: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    short = lambda name: name.rpartition(":")[2]  # noqa: E731
+    return RUNS / f"{short(data)}-{short(model)}-{stamp}"
+
+
+class RunDir:
+    """Paths and records of one run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    config_file = property(lambda self: self.path / "config.yaml")
+    state_file = property(lambda self: self.path / "run.json")
+    metrics_file = property(lambda self: self.path / "metrics.json")
+    model_dir = property(lambda self: self.path / "model")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    best_checkpoint = property(lambda self: self.checkpoints / "best.ckpt")
+    last_checkpoint = property(lambda self: self.checkpoints / "last.ckpt")
+
+    @classmethod
+    def create(cls, path: Path, overwrite: bool) -> RunDir:
+        """A new, empty run directory; an existing non-empty one only with ``overwrite``."""
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            if not overwrite:
+                raise UsageError(
+                    f"--run-dir {path}: already exists; choose another --run-dir, continue it "
+                    f"with --resume {path}, or replace it with --overwrite"
+                )
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TextclfError(f"--run-dir {path}: cannot create it: {exc.strerror}") from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: Path, what: str) -> RunDir:
+        """An existing run directory; ``what`` names the option for the error message."""
+        run = cls(path)
+        if not run.config_file.is_file():
+            reason = "no such directory" if not path.exists() else "no config.yaml in it"
+            raise UsageError(f"{what} {path}: not a textclf run ({reason})")
+        return run
+
+    def read_config(self) -> dict[str, Any]:
+        import yaml
+
+        try:
+            return yaml.safe_load(self.config_file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise TextclfError(f"{self.config_file}: unreadable ({exc}); the run is damaged") from None
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        import yaml
+
+        write_atomic(self.config_file, yaml.safe_dump(config, sort_keys=False))
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def set_state(self, status: str, **extra: Any) -> None:
+        state = self.state()
+        state.update(status=status, updated=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
+        state.setdefault("command", sys.argv)
+        write_atomic(self.state_file, json.dumps(state, indent=2) + "\n")
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_atomic(self.metrics_file, json.dumps(metrics, indent=2) + "\n")
