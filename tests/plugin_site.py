@@ -19,10 +19,13 @@ class PluginSite:
         root.mkdir(parents=True, exist_ok=True)
 
     def add(self, dist: str, source: str, *, version: str = "1.0", module: str | None = None,
-            entry: str | None = None) -> str:
-        """Install distribution ``dist`` whose entry point names a module with ``source``."""
+            entry: str | None = None, extra: dict[str, str] | None = None) -> str:
+        """Install distribution ``dist`` whose entry point names a module with ``source``;
+        ``extra`` maps further module names to their sources."""
         module = module or dist.replace("-", "_")
         (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+        for name, text in (extra or {}).items():
+            (self.root / f"{name}.py").write_text(textwrap.dedent(text))
         info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
@@ -52,3 +55,10 @@ def table_rows(text: str) -> list[list[str]]:
         [cell.strip() for cell in line.strip()[1:-1].split("│")]
         for line in text.splitlines() if line.startswith("│")
     ]
+
+
+class Result:
+    """What a command printed and its exit status, like ``subprocess.CompletedProcess``."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr

@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
-# A plugin providing one of each kind plus a command. Its components need no torch, so that the
-# CLI's option handling is tested without paying for torch's import.
-GOOD = '''
+# A plugin providing one of each kind plus a command, laid out as a plugin should be: a light
+# hook module, and its components in another module imported only when chosen. The components
+# follow the contracts but are never trained: they exercise registration and options.
+GOOD_HOOKS = '''
 import click
-from typing import Literal, Optional
 from textclf import hookimpl
 
 TEXTCLF_PLUGIN_API = 1
 
 
-class Reviews:
+@click.command()
+@click.argument("who", default="world")
+def hello(who):
+    """Say hello."""
+    click.echo(f"hello {who}")
+
+
+@hookimpl
+def register_data(register):
+    register("reviews", "{module}_components:Reviews", help="Toy reviews\\nsecond line is dropped")
+
+
+@hookimpl
+def register_models(register):
+    register("tiny", "{module}_components:Tiny", help="A tiny model")
+
+
+@hookimpl
+def register_lit_models(register):
+    register("toy-regime", "{module}_components:Regime", help="A toy regime")
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(hello)
+'''
+
+GOOD_COMPONENTS = '''
+from typing import Literal, Optional
+
+from textclf.data import BaseDataModule
+from textclf.lit_models import BaseLitModel
+from textclf.models import BaseModel
+
+
+class Reviews(BaseDataModule):
     """Toy reviews.
 
     Args:
@@ -28,7 +63,7 @@ class Reviews:
         self.batch_size = batch_size
 
 
-class Tiny:
+class Tiny(BaseModel):
     """A tiny model.
 
     Args:
@@ -40,44 +75,19 @@ class Tiny:
         self.labels = labels
 
 
-class Regime:
+class Regime(BaseLitModel):
     def __init__(self, model, lr: float = 1e-3):
         """A training regime.
 
         :param lr: Peak learning rate.
         """
-
-
-@click.command()
-@click.argument("who", default="world")
-def hello(who):
-    """Say hello."""
-    click.echo(f"hello {who}")
-
-
-@hookimpl
-def register_data(register):
-    register("reviews", "{module}:Reviews", help="Toy reviews\\nsecond line is dropped")
-
-
-@hookimpl
-def register_models(register):
-    register("tiny", "{module}:Tiny", help="A tiny model")
-
-
-@hookimpl
-def register_lit_models(register):
-    register("toy-regime", "{module}:Regime", help="A toy regime")
-
-
-@hookimpl
-def register_commands(cli):
-    cli.add_command(hello)
 '''
 
 
-def good(module: str) -> str:
-    return GOOD.replace("{module}", module)
+def add_good(site, dist: str = "textclf-good", module: str = "good_plugin", **kwargs) -> None:
+    """Install the toy plugin (hooks in ``module``, components in ``module``_components)."""
+    site.add(dist, GOOD_HOOKS.replace("{module}", module), module=module,
+             extra={f"{module}_components": GOOD_COMPONENTS}, **kwargs)
 
 
 BROKEN_IMPORT = "import does_not_exist\n"
@@ -146,4 +156,13 @@ def train():
 @hookimpl
 def register_commands(cli):
     cli.add_command(train)
+'''
+
+# The tiny test model from textclf.testing, registered as an outside plugin would register it.
+TINY_MODEL = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_models(register):
+    register("tiny", "textclf.testing:TinyModel", help="Mean of word embeddings, for tests")
 '''

@@ -24,7 +24,7 @@ def imported_modules(site, *args: str) -> set[str]:
 @pytest.mark.parametrize("args", [("--help",), ("--version",), ("plugins",), ("plugins", "--json"),
                                   ("train", "--help")])
 def test_quick_commands_never_import_training_libraries(site, args):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     modules = imported_modules(site, *args)
     assert "click" in modules  # the measurement works
     assert modules & HEAVY == set()
@@ -37,7 +37,7 @@ def test_version(site):
 
 
 def test_help_lists_core_and_plugin_commands(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     result = site.run("--help")
     assert result.returncode == 0
     for command in ("install", "plugins", "train", "uninstall", "hello"):

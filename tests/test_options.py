@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -112,9 +113,10 @@ TRAIN = ("train", "--data", "reviews", "--model", "tiny", "--lit-model", "toy-re
 
 
 @pytest.fixture
-def good(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
-    return site
+def good(site, cli):
+    """The toy plugin installed; ``good.run`` runs textclf in process (no torch import per run)."""
+    src.add_good(site)
+    return SimpleNamespace(run=cli)
 
 
 def test_help_groups_options_by_component_with_defaults(good):

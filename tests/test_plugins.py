@@ -13,7 +13,7 @@ def skipped(dist: str) -> str:
 
 
 def test_good_plugin_is_listed_with_what_it_provides(site):
-    site.add("textclf-good", src.good("good_plugin"), version="1.2.3", module="good_plugin")
+    src.add_good(site, version="1.2.3")
     result = site.run("plugins")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -32,7 +32,7 @@ def test_good_plugin_is_listed_with_what_it_provides(site):
 
 
 def test_plugins_json_lists_the_same(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     result = site.run("plugins", "--json")
     assert result.returncode == 0
     document = json.loads(result.stdout)
@@ -44,9 +44,9 @@ def test_plugins_json_lists_the_same(site):
         "builtin": False,
         "entry_point": "textclf-good = good_plugin",
         "error": None,
-        "data": [{"name": "reviews", "target": "good_plugin:Reviews", "help": "Toy reviews"}],
-        "models": [{"name": "tiny", "target": "good_plugin:Tiny", "help": "A tiny model"}],
-        "lit_models": [{"name": "toy-regime", "target": "good_plugin:Regime", "help": "A toy regime"}],
+        "data": [{"name": "reviews", "target": "good_plugin_components:Reviews", "help": "Toy reviews"}],
+        "models": [{"name": "tiny", "target": "good_plugin_components:Tiny", "help": "A tiny model"}],
+        "lit_models": [{"name": "toy-regime", "target": "good_plugin_components:Regime", "help": "A toy regime"}],
         "commands": [{"name": "hello", "help": "Say hello."}],
     }
     names = [p["name"] for p in document["plugins"]]
@@ -54,7 +54,7 @@ def test_plugins_json_lists_the_same(site):
 
 
 def test_plugin_command_runs(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     result = site.run("hello", "plugin")
     assert (result.returncode, result.stdout) == (0, "hello plugin\n")
 
@@ -94,7 +94,7 @@ BROKEN_CASES = {
 
 
 def test_each_broken_plugin_is_one_warning_and_the_cli_keeps_working(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     for case, (source, message) in BROKEN_CASES.items():
         (site.root / "textclf_bad.py").unlink(missing_ok=True)
         for info in site.root.glob("textclf_bad-*.dist-info"):
@@ -133,7 +133,7 @@ def test_version_and_help_never_load_plugins(site):
 
 
 def test_load_only_the_named_plugins(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     site.add("textclf-bad", src.BROKEN_IMPORT)
 
     def names(env):
@@ -181,22 +181,22 @@ def test_unknown_command_suggests_the_closest(site):
     ]
 
 
-def test_same_name_from_two_plugins_must_be_qualified(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
-    site.add("textclf-other", src.data_only("reviews", "good_plugin:Reviews", "Other reviews"))
+def test_same_name_from_two_plugins_must_be_qualified(site, cli):
+    src.add_good(site)
+    site.add("textclf-other", src.data_only("reviews", "good_plugin_components:Reviews", "Other reviews"))
     args = ("train", "--model", "tiny", "--lit-model", "toy-regime", "--print-config")
 
-    result = site.run(*args, "--data", "reviews")
+    result = cli(*args, "--data", "reviews")
     assert (result.returncode, result.stdout) == (2, "")
     assert lines(result.stderr) == [
         "error: --data reviews: data 'reviews' is provided by both textclf-good and "
         "textclf-other; choose one with --data textclf-good:reviews or --data textclf-other:reviews"
     ]
-    chosen = site.run(*args, "--data", "textclf-other:reviews")
+    chosen = cli(*args, "--data", "textclf-other:reviews")
     assert chosen.returncode == 0, chosen.stderr
     assert "name: textclf-other:reviews" in chosen.stdout
 
-    wrong = site.run(*args, "--data", "textclf-imdb:reviews")
+    wrong = cli(*args, "--data", "textclf-imdb:reviews")
     assert lines(wrong.stderr) == [
         "error: --data textclf-imdb:reviews: plugin textclf-imdb does not provide data 'reviews' "
         "(it is provided by: textclf-good, textclf-other); see 'textclf plugins'"
@@ -207,7 +207,7 @@ def test_same_name_from_two_plugins_must_be_qualified(site):
 
 
 def test_unknown_component_lists_the_available_ones_and_a_guess(site):
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
+    src.add_good(site)
     result = site.run("train", "--data", "reveiws", "--model", "tiny")
     assert (result.returncode, result.stdout) == (2, "")
     assert lines(result.stderr) == [
@@ -226,10 +226,10 @@ def test_unknown_component_when_none_of_its_kind_is_installed(site):
     ]
 
 
-def test_component_that_fails_to_import_is_one_error(site):
+def test_component_that_fails_to_import_is_one_error(site, cli):
     site.add("textclf-ghost", src.data_only("ghost", "ghost_module:Ghost"))
-    site.add("textclf-good", src.good("good_plugin"), module="good_plugin")
-    result = site.run("train", "--data", "ghost", "--model", "tiny", "--lit-model", "toy-regime")
+    src.add_good(site)
+    result = cli("train", "--data", "ghost", "--model", "tiny", "--lit-model", "toy-regime")
     assert result.returncode == 2
     assert lines(result.stderr) == [
         "error: cannot import data 'ghost' (ghost_module:Ghost) from textclf-ghost 1.0: "

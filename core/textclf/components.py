@@ -50,9 +50,12 @@ class Chosen:
 
 
 def choose(registry: Registry, kind: str, name: str) -> Chosen:
+    """Import the component ``name`` of ``kind``, check its contract, derive its options."""
     component = registry.get(kind, name)
-    cls = component.load()
-    return Chosen(kind, component, cls, component_options(cls, SECTION[kind], PIPELINE_ARGS[kind]))
+    chosen = Chosen(kind, component, component.load(), [])
+    chosen.check_contract()
+    chosen.options = component_options(chosen.cls, SECTION[kind], PIPELINE_ARGS[kind])
+    return chosen
 
 
 def trainer_options() -> list[Option]:

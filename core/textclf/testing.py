@@ -47,6 +47,8 @@ class TinyModel(BaseModel):
         tokenizer: A tokenizer.json to use instead of building one.
     """
 
+    SUGGESTED_OPTIONS = {"lit_model": {"lr": 0.05}, "trainer": {"max_epochs": 5}}
+
     def __init__(self, labels: Sequence[str], train_texts: Sequence[str] | None = None,
                  tokenizer: Path | None = None, dim: int = 16, max_length: int = 64,
                  truncation: Truncation = "head", vocab_size: int = 2000) -> None:

@@ -30,6 +30,7 @@ class ComponentCommand(click.Command):
             from textclf.training.run import RunDir
 
             run = RunDir.open(Path(early["resume"]), "--resume")
+            check_resumable(run, ctx)
             where = f"--resume {run.path}"
             config = normalize_config(run.read_config(), f"{where}: config.yaml")
         else:
@@ -101,6 +102,19 @@ class ComponentCommand(click.Command):
                     f"--resume continues a run with its own config, so {', '.join(changed)} cannot "
                     f"change it (only the hardware may: {allowed})", ctx)
         return resolve(chosen, config, given, where)
+
+
+def check_resumable(run: Any, ctx: click.Context) -> None:
+    """Refuse, before anything is imported, a run that cannot be continued."""
+    if run.state().get("status") == "completed":
+        raise click.UsageError(
+            f"--resume {run.path}: that run has finished; start a new one with "
+            f"--config {run.config_file} to reuse its options", ctx)
+    if not run.last_checkpoint.is_file():
+        raise click.UsageError(
+            f"--resume {run.path}: no checkpoint to continue from (it stopped before its first "
+            f"one); start it again with --config {run.config_file} --run-dir {run.path} "
+            f"--overwrite", ctx)
 
 
 def _end(args: list[str]) -> int:

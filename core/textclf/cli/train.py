@@ -46,19 +46,7 @@ def train(ctx: click.Context, run_dir: Path | None, overwrite: bool, resume: Pat
     from textclf.training.run import RunDir
     from textclf.training.summary import print_summary
 
-    run = None
-    if resume is not None:
-        run = RunDir.open(resume, "--resume")
-        status = run.state().get("status")
-        if status == "completed":
-            raise click.UsageError(
-                f"--resume {resume}: that run has finished; start a new one with "
-                f"--config {run.config_file} to reuse its options", ctx)
-        if not run.last_checkpoint.is_file():
-            raise click.UsageError(
-                f"--resume {resume}: no checkpoint to continue from (it stopped before its first "
-                f"one); start it again with --config {run.config_file} --run-dir {resume} "
-                f"--overwrite", ctx)
+    run = RunDir.open(resume, "--resume") if resume is not None else None
     metrics = pipeline.train(resolved, run_dir=run_dir, overwrite=overwrite, resume=run,
                              progress=progress, echo=echo)
     if metrics is not None:

@@ -53,8 +53,6 @@ def is_primary_process() -> bool:
 def build(resolved: Resolved, *, model_dir: Path | None = None, echo: Echo | None = None) -> Built:
     """Construct data, model and lit-model; tokenize the data with the model's tokenizer."""
     chosen, values = resolved.chosen, resolved.values
-    for component in chosen.values():
-        component.check_contract()
     data: BaseDataModule = chosen["data"].cls(**values["data"])
     data.prepare_data()
     labels = data.label_names()

@@ -14,7 +14,8 @@ def print_summary(metrics: dict[str, Any], console: Console | None = None,
                   title: str = "textclf results") -> None:
     console = console or Console(highlight=False)
     splits = [s for s in ("train", "val", "test") if s in metrics]
-    table = Table(title=title, title_justify="left")
+    console.print(title)
+    table = Table()
     table.add_column("metric")
     for split in splits:
         table.add_column(split, justify="right")
@@ -24,6 +25,7 @@ def print_summary(metrics: dict[str, Any], console: Console | None = None,
     console.print(table)
     confusion = metrics.get("confusion_matrix")
     if confusion:
+        console.print(f"confusion matrix, {confusion['split']} (rows: true label, columns: predicted)")
         console.print(confusion_table(confusion))
     for key, label in (("train_samples_per_second", "training samples/s"),
                        ("train_tokens_per_second", "training tokens/s"),
@@ -34,8 +36,7 @@ def print_summary(metrics: dict[str, Any], console: Console | None = None,
 
 def confusion_table(confusion: dict[str, Any]) -> Table:
     labels, matrix = confusion["labels"], confusion["matrix"]
-    table = Table(title=f"confusion matrix, {confusion['split']}", title_justify="left",
-                  caption="rows: true label, columns: predicted", caption_justify="left")
+    table = Table()
     table.add_column("")
     for label in labels:
         table.add_column(label, justify="right")

@@ -1,0 +1,118 @@
+"""The pieces of the pipeline, in process: token cache, model save/load, contracts, estimates."""
+
+from __future__ import annotations
+
+import plugin_sources as src
+import pytest
+import torch
+from plugin_site import lines
+
+from textclf.data.files import Files
+from textclf.models.base import BaseModel
+from textclf.testing import TinyModel, separable_texts, write_rows
+from textclf.training import estimate
+from textclf.training.pipeline import planned_steps
+
+
+@pytest.fixture
+def files(tmp_path):
+    write_rows(tmp_path / "train.csv", separable_texts(200))
+    write_rows(tmp_path / "test.csv", separable_texts(50, seed=9))
+
+    def make(**options):
+        data = Files(train=tmp_path / "train.csv", test=tmp_path / "test.csv",
+                     cache_dir=tmp_path / "cache", **options)
+        data.prepare_data()
+        return data
+
+    return make
+
+
+def test_token_cache_is_keyed_by_everything_that_changes_the_tokens(files, tmp_path):
+    data = files()
+    model = TinyModel(data.label_names(), train_texts=data.train_texts())
+    data.attach(model.encoder)
+    assert not data.cache_hit
+    assert {s: len(d) for s, d in data.splits.items()} == {"train": 180, "val": 20, "test": 50}
+    again = files()
+    again.attach(model.encoder)
+    assert again.cache_hit and again.token_cache == data.token_cache
+    assert again.splits["train"].row(3).tolist() == data.splits["train"].row(3).tolist()
+
+    keys = {data.token_cache.name}
+    for encoder in (TinyModel(data.label_names(), train_texts=data.train_texts(), max_length=16).encoder,
+                    TinyModel(data.label_names(), train_texts=data.train_texts(), truncation="tail").encoder,
+                    TinyModel(data.label_names(), train_texts=data.train_texts()[:50]).encoder):
+        other = files()
+        other.attach(encoder)
+        assert not other.cache_hit
+        keys.add(other.token_cache.name)
+    for options in ({"val_fraction": 0.2}, {"seed": 1}):
+        other = files(**options)
+        other.attach(model.encoder)
+        keys.add(other.token_cache.name)
+    batch_only = files(batch_size=7)
+    batch_only.attach(model.encoder)
+    assert batch_only.cache_hit  # serving options do not change the tokens
+    assert len(keys) == 6
+    assert not list((tmp_path / "cache" / "tokens").glob(".tmp-*"))
+
+
+def test_cached_rows_are_the_encoder_output(files):
+    data = files()
+    model = TinyModel(data.label_names(), train_texts=data.train_texts(), max_length=8)
+    data.attach(model.encoder)
+    texts = [t for t, _ in separable_texts(50, seed=9)]
+    assert [data.splits["test"].row(i).tolist() for i in range(50)] == model.encoder.encode_batch(texts)
+    assert data.splits["test"].lengths.max() <= 8
+
+
+def test_model_saves_and_loads_with_the_same_outputs(tmp_path):
+    texts = [t for t, _ in separable_texts(100)]
+    model = TinyModel(["neg", "pos"], train_texts=texts, dim=8, max_length=32, truncation="head+tail")
+    model.save(tmp_path / "model")
+    loaded = BaseModel.load.__func__(TinyModel, tmp_path / "model")
+    assert (loaded.labels, loaded.max_length, loaded.truncation) == (["neg", "pos"], 32, "head+tail")
+    assert loaded.init_options == {"dim": 8, "max_length": 32, "truncation": "head+tail", "vocab_size": 2000}
+    ids = torch.tensor([model.encoder.encode(texts[0])])
+    mask = torch.ones_like(ids)
+    model.eval(), loaded.eval()
+    assert torch.equal(model(ids, mask), loaded(ids, mask))
+    assert loaded.encoder.encode_batch(texts[:5]) == model.encoder.encode_batch(texts[:5])
+    model.save(tmp_path / "model")  # saving again replaces the directory in one step
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_component_that_breaks_its_contract(site, cli, tmp_path):
+    site.add("textclf-tiny", src.TINY_MODEL)
+    site.add("textclf-odd", src.data_only("odd", "textclf.testing:TinyModel", "Not data at all"))
+    write_rows(tmp_path / "train.csv", separable_texts(20))
+    result = cli("train", "--data", "odd", "--model", "tiny", "--run-dir", str(tmp_path / "r"))
+    assert (result.returncode, lines(result.stderr)) == (2, [
+        "error: data 'odd' (textclf.testing:TinyModel) from textclf-odd 1.0 is not a "
+        "textclf.BaseDataModule; report this to the plugin's authors"])
+
+
+def test_planned_steps_count_optimizer_steps():
+    options = {"max_epochs": 3, "max_steps": -1, "accumulate_grad_batches": 1}
+    assert planned_steps(options, batches=10, world_size=1) == 30
+    assert planned_steps(options, batches=10, world_size=2) == 15
+    assert planned_steps({**options, "accumulate_grad_batches": 4}, batches=10, world_size=1) == 9
+    assert planned_steps({**options, "max_steps": 7}, batches=10, world_size=1) == 7
+    assert planned_steps({**options, "max_epochs": -1, "max_steps": 50}, batches=10, world_size=1) == 50
+
+
+def test_cpu_warning_for_a_large_model(files, monkeypatch):
+    data = files()
+    model = TinyModel(data.label_names(), train_texts=data.train_texts())
+    data.attach(model.encoder)
+    assert estimate.cpu_warning(model, data, "tiny") is None  # small: no probe, no warning
+    monkeypatch.setattr(estimate, "LARGE_MODEL_PARAMETERS", 0)
+    monkeypatch.setattr(estimate, "WARN_SECONDS", 0)
+    before = [p.detach().clone() for p in model.parameters()]
+    warning = estimate.cpu_warning(model, data, "tiny")
+    assert warning.startswith("training tiny (0.0M parameters) on CPU: about ")
+    assert warning.endswith(" per epoch of 180 examples. Shorten it with --max-steps N or fewer "
+                            "--max-epochs, train on fewer examples, or use a GPU (--accelerator gpu)")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.grad is None for p in model.parameters())

@@ -1,0 +1,188 @@
+"""``textclf train`` / ``textclf test`` end to end: a tiny model learns a separable task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import plugin_sources as src
+import pytest
+import yaml
+from plugin_site import lines
+
+from textclf.testing import INTERRUPT_ENV, separable_texts, write_rows, write_separable_dataset
+
+
+@pytest.fixture
+def tiny(site, tmp_path):
+    """A site with the tiny model plugin, a separable dataset and a private cache."""
+    site.add("textclf-tiny", src.TINY_MODEL)
+    site.data = write_separable_dataset(tmp_path / "data")
+    site.cache = tmp_path / "cache"
+    site.cwd = tmp_path
+    return site
+
+
+def train(site, *args, env=None):
+    base = ["train", "--data", "files", "--data.train", str(site.data["train"]),
+            "--data.test", str(site.data["test"]), "--model", "tiny"]
+    return site.run(*base, *args, env={"TEXTCLF_CACHE": str(site.cache), **(env or {})}, cwd=site.cwd)
+
+
+def digest(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_tiny_model_learns_the_task_and_the_run_holds_everything(tiny):
+    result = train(tiny, "--run-dir", "runs/first")
+    assert result.returncode == 0, result.stderr
+    run = tiny.cwd / "runs/first"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"]["acc"] > 0.9 and metrics["test"]["acc"] > 0.9
+    assert metrics["confusion_matrix"]["labels"] == ["neg", "pos"]
+    assert sum(map(sum, metrics["confusion_matrix"]["matrix"])) == 100
+    assert metrics["epochs"] == 5 and metrics["train_samples_per_second"] > 0
+    for path in ("config.yaml", "run.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt",
+                 "model/textclf_model.json", "model/model.safetensors", "model/tokenizer.json",
+                 "logs/metrics.csv"):
+        assert (run / path).is_file(), path
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["plugins"] == {"textclf": "0.1.0", "textclf-tiny": "1.0"}
+    assert config["data"]["name"] == "textclf:files" and config["model"]["name"] == "textclf-tiny:tiny"
+    assert config["lit_model"]["lr"] == 0.05  # suggested by the model
+    assert config["trainer"]["max_epochs"] == 5 and config["trainer"]["precision"] == "32-true"
+    assert json.loads((run / "run.json").read_text())["status"] == "completed"
+
+    assert "data: files, 360 train / 40 val / 100 test (tokenized in" in result.stderr
+    assert "epoch 5/5  step 60" in result.stderr
+    assert "│ accuracy │" in result.stdout and "confusion matrix, test" in result.stdout
+
+    tested = tiny.run("test", "runs/first", "--json", env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
+    assert tested.returncode == 0, tested.stderr
+    assert json.loads(tested.stdout)["test"] == pytest.approx(metrics["test"], abs=1e-5)
+    val = tiny.run("test", "runs/first", "--split", "val", "--json",
+                   env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
+    assert json.loads(val.stdout)["val"] == pytest.approx(metrics["val"], abs=1e-5)
+
+
+def test_second_run_reuses_the_token_cache_and_a_run_config_reproduces_the_run(tiny):
+    assert train(tiny, "--run-dir", "runs/a").returncode == 0
+    entries = sorted(p.name for p in (tiny.cache / "tokens").iterdir())
+    assert len(entries) == 1 and not entries[0].startswith(".tmp")
+    again = tiny.run("train", "--config", "runs/a/config.yaml", "--run-dir", "runs/b",
+                     env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
+    assert again.returncode == 0, again.stderr
+    assert "(cached tokens)" in again.stderr
+    assert sorted(p.name for p in (tiny.cache / "tokens").iterdir()) == entries
+    first = json.loads((tiny.cwd / "runs/a/metrics.json").read_text())
+    second = json.loads((tiny.cwd / "runs/b/metrics.json").read_text())
+    assert first["test"] == second["test"] and first["val"] == second["val"]
+
+
+def test_command_line_beats_the_models_suggestion(tiny):
+    result = train(tiny, "--run-dir", "r", "--lit-model.lr", "0.2", "--max-epochs", "1", "--print-config")
+    config = yaml.safe_load(result.stdout)
+    assert config["lit_model"]["lr"] == 0.2 and config["trainer"]["max_epochs"] == 1
+
+
+def test_interrupted_run_resumes_exactly_where_it_stopped(tiny):
+    straight = train(tiny, "--run-dir", "runs/straight")
+    assert straight.returncode == 0, straight.stderr
+
+    cut = train(tiny, "--run-dir", "runs/cut", env={INTERRUPT_ENV: "30"})
+    assert (cut.returncode, lines(cut.stderr)[-1]) == (
+        130, "error: training interrupted at epoch 3, step 30; continue it with: "
+             "textclf train --resume runs/cut")
+    state = json.loads((tiny.cwd / "runs/cut/run.json").read_text())
+    assert (state["status"], state["step"]) == ("interrupted", 30)
+    assert not (tiny.cwd / "runs/cut/metrics.json").exists()
+
+    resumed = tiny.run("train", "--resume", "runs/cut", env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "run: runs/cut (resumed from its last checkpoint)" in resumed.stderr
+    assert "epoch 3/5  step 36" in resumed.stderr  # the rest of epoch 3, not all of it again
+    a = json.loads((tiny.cwd / "runs/straight/metrics.json").read_text())
+    b = json.loads((tiny.cwd / "runs/cut/metrics.json").read_text())
+    # Same batches in the same order with the same optimizer state: the same model.
+    assert (b["steps"], b["val"], b["test"], b["confusion_matrix"]) == (
+        a["steps"], a["val"], a["test"], a["confusion_matrix"])
+
+
+def test_resume_refuses_what_it_cannot_do(tiny):
+    assert train(tiny, "--run-dir", "done", "--max-epochs", "1").returncode == 0
+    env = {"TEXTCLF_CACHE": str(tiny.cache)}
+
+    finished = tiny.run("train", "--resume", "done", env=env, cwd=tiny.cwd)
+    assert (finished.returncode, lines(finished.stderr)) == (2, [
+        "error: --resume done: that run has finished; start a new one with --config "
+        "done/config.yaml to reuse its options (see 'textclf train --help')"])
+
+    missing = tiny.run("train", "--resume", "nowhere", env=env, cwd=tiny.cwd)
+    assert (missing.returncode, lines(missing.stderr)) == (2, [
+        "error: --resume nowhere: not a textclf run (no such directory)"])
+
+    state = json.loads((tiny.cwd / "done/run.json").read_text())
+    (tiny.cwd / "done/run.json").write_text(json.dumps({**state, "status": "interrupted"}))
+    changed = tiny.run("train", "--resume", "done", "--data.batch-size", "8", "--max-epochs", "9",
+                       env=env, cwd=tiny.cwd)
+    assert (changed.returncode, lines(changed.stderr)) == (2, [
+        "error: --resume continues a run with its own config, so --max-epochs, --data.batch-size "
+        "cannot change it (only the hardware may: --accelerator, --devices, --precision, "
+        "--strategy) (see 'textclf train --help')"])
+
+    (tiny.cwd / "done/checkpoints/last.ckpt").unlink()
+    no_checkpoint = tiny.run("train", "--resume", "done", env=env, cwd=tiny.cwd)
+    assert (no_checkpoint.returncode, lines(no_checkpoint.stderr)) == (2, [
+        "error: --resume done: no checkpoint to continue from (it stopped before its first one); "
+        "start it again with --config done/config.yaml --run-dir done --overwrite "
+        "(see 'textclf train --help')"])
+    unfinished = tiny.run("test", "done", env=env, cwd=tiny.cwd)
+    assert (unfinished.returncode, lines(unfinished.stderr)) == (2, [
+        "error: done: the run has not finished (status: interrupted); continue it with "
+        "textclf train --resume done"])
+
+
+def test_an_existing_run_is_never_overwritten_unless_asked(tiny):
+    assert train(tiny, "--run-dir", "keep", "--max-epochs", "1").returncode == 0
+    before = digest(tiny.cwd / "keep")
+    again = train(tiny, "--run-dir", "keep", "--max-epochs", "1")
+    assert (again.returncode, lines(again.stderr)) == (2, [
+        "error: --run-dir keep: already exists; choose another --run-dir, continue it with "
+        "--resume keep, or replace it with --overwrite"])
+    assert digest(tiny.cwd / "keep") == before
+
+    replaced = train(tiny, "--run-dir", "keep", "--max-epochs", "2", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((tiny.cwd / "keep/metrics.json").read_text())["epochs"] == 2
+
+
+def test_data_parallel_on_two_cpu_processes(tiny):
+    result = train(tiny, "--run-dir", "ddp", "--accelerator", "cpu", "--devices", "2",
+                   "--strategy", "ddp", "--max-epochs", "8")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tiny.cwd / "ddp/metrics.json").read_text())
+    assert metrics["steps"] == 8 * 6  # 360 rows, 32 a batch, half the batches on each process
+    assert metrics["test"]["acc"] > 0.9
+    assert sum(map(sum, metrics["confusion_matrix"]["matrix"])) == 100  # gathered from both
+    assert result.stdout.count("confusion matrix, test") == 1  # one summary, from rank 0
+
+
+def test_jsonl_and_tsv_files_with_integer_labels(tiny, tmp_path):
+    rows = [(text, 1 if label == "pos" else 0) for text, label in separable_texts(500)]
+    write_rows(tmp_path / "train.jsonl", rows[:400], text_column="review", label_column="stars")
+    write_rows(tmp_path / "val.tsv", rows[400:], text_column="review", label_column="stars")
+    result = tiny.run("train", "--data", "files", "--data.train", str(tmp_path / "train.jsonl"),
+                      "--data.val", str(tmp_path / "val.tsv"), "--data.text-column", "review",
+                      "--data.label-column", "stars", "--model", "tiny", "--run-dir", "ints",
+                      env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
+    assert result.returncode == 0, result.stderr
+    assert "data: files, 400 train / 100 val (tokenized in" in result.stderr
+    assert "labels: 0, 1" in result.stderr
+    metrics = json.loads((tiny.cwd / "ints/metrics.json").read_text())
+    assert metrics["val"]["acc"] > 0.9 and "test" not in metrics
+    assert metrics["confusion_matrix"]["split"] == "val"
+    no_test = tiny.run("test", "ints", env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
+    assert (no_test.returncode, lines(no_test.stderr)[-1]) == (
+        2, "error: ints: the run's data has no test split; evaluate --split val instead")
