@@ -164,5 +164,5 @@ from textclf import hookimpl
 
 @hookimpl
 def register_models(register):
-    register("tiny", "textclf.testing:TinyModel", help="Mean of word embeddings, for tests")
+    register("tiny", "textclf.testing.models:TinyModel", help="Mean of word embeddings, for tests")
 '''

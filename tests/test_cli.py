@@ -7,7 +7,7 @@ import sys
 
 import plugin_sources as src
 import pytest
-from plugin_site import TEXTCLF
+from textclf.testing import TEXTCLF
 
 HEAVY = {"torch", "pytorch_lightning", "lightning", "transformers", "torchmetrics", "onnx"}
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import plugin_sources as src
 import pytest
-from plugin_site import lines
+from textclf.testing import lines, separable_texts, write_rows
 
-from textclf.testing import separable_texts, write_rows
 
 GOOD = separable_texts(40)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import plugin_sources as src
 import pytest
-from plugin_site import lines
+from textclf.testing import lines
 
 DIST = "textclf-roundtrip-probe"
 

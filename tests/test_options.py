@@ -10,7 +10,7 @@ from typing import Literal, Optional
 import click
 import plugin_sources as src
 import pytest
-from plugin_site import lines
+from textclf.testing import lines
 
 from textclf.errors import ComponentError, UsageError
 from textclf.options import REQUIRED, component_options, resolve_values

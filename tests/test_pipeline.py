@@ -5,11 +5,10 @@ from __future__ import annotations
 import plugin_sources as src
 import pytest
 import torch
-from plugin_site import lines
+from textclf.testing import TinyModel, lines, separable_texts, write_rows
 
 from textclf.data.files import Files
 from textclf.models.base import BaseModel
-from textclf.testing import TinyModel, separable_texts, write_rows
 from textclf.training import estimate
 from textclf.training.pipeline import planned_steps
 

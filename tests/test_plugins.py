@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import plugin_sources as src
-from plugin_site import lines, table_rows
+from textclf.testing import lines, table_rows
 
 
 def skipped(dist: str) -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 import plugin_sources as src
 import pytest
 import yaml
-from plugin_site import lines
+from textclf.testing import INTERRUPT_ENV, lines, separable_texts, write_rows, write_separable_dataset
 
-from textclf.testing import INTERRUPT_ENV, separable_texts, write_rows, write_separable_dataset
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import sys
 from typing import Any
@@ -51,6 +52,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: user mistakes become one ``error:`` line and a non-zero exit, never a traceback."""
     debug = os.environ.get("TEXTCLF_DEBUG", "").lower() in {"1", "true", "yes"}
+    _show_progress_logs()
     try:
         result = cli.main(args=argv, prog_name="textclf", standalone_mode=False)
     except click.UsageError as exc:
@@ -70,6 +72,24 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _show_progress_logs() -> None:
+    """Messages logged under ``textclf`` (downloads, data preparation) go to stderr as lines."""
+    logger = logging.getLogger("textclf")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines())
+    logger.setLevel(logging.INFO)
+
+
+class _StderrLines(logging.Handler):
+    """Each record as a line on whatever ``sys.stderr`` is when it is logged."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(record.getMessage(), err=True)
+        except Exception:
+            self.handleError(record)
 
 
 def _one_line(message: str) -> str:

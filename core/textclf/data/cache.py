@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from textclf import atomic
 from textclf.errors import TextclfError
 
 #: Texts tokenized per call, to bound memory on large splits.
@@ -87,29 +86,15 @@ def load(directory: Path) -> dict[str, TokenizedSplit] | None:
 def save(directory: Path, splits: dict[str, TokenizedSplit], identity: dict[str, Any]) -> None:
     """Write an entry atomically: to a temporary directory first, renamed when complete."""
     try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
+        with atomic.directory(directory) as tmp:
+            for split, data in splits.items():
+                for part in ("ids", "offsets", "labels"):
+                    np.save(tmp / f"{split}.{part}.npy", getattr(data, part))
+            meta = {"splits": list(splits), "rows": {s: len(d) for s, d in splits.items()},
+                    "identity": identity}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
     except OSError as exc:
         raise TextclfError(
             f"cannot write the token cache in {directory.parent}: {exc.strerror}; set "
             f"--data.cache-dir or TEXTCLF_CACHE to a writable directory"
         ) from None
-    try:
-        for split, data in splits.items():
-            for part in ("ids", "offsets", "labels"):
-                np.save(tmp / f"{split}.{part}.npy", getattr(data, part))
-        meta = {"splits": list(splits), "rows": {s: len(d) for s, d in splits.items()},
-                "identity": identity}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-        try:
-            tmp.rename(directory)
-        except OSError:
-            if not (directory / "meta.json").is_file():  # not another process winning the race
-                raise
-    except OSError as exc:
-        raise TextclfError(
-            f"cannot write the token cache in {directory.parent}: {exc.strerror}; free some space "
-            f"or point --data.cache-dir / TEXTCLF_CACHE elsewhere"
-        ) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

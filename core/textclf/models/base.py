@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,6 +12,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
+from textclf import atomic
 from textclf.errors import TextclfError
 from textclf.text import TRUNCATIONS, TextEncoder
 
@@ -90,15 +89,9 @@ class BaseModel(nn.Module):
     # -- save / load ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         """Write the model to ``directory`` atomically (a temporary directory renamed at the end)."""
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-        try:
+        with atomic.directory(Path(directory), replace=True) as tmp:
             self.save_files(tmp)
             (tmp / MODEL_FILE).write_text(json.dumps(self.describe(), indent=2) + "\n")
-            _replace_dir(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def save_files(self, directory: Path) -> None:
         """Write weights and tokenizer; override for a native format."""
@@ -148,18 +141,6 @@ def read_model_file(directory: Path) -> dict[str, Any]:
         raise TextclfError(f"{directory}: no {MODEL_FILE}; is it a model saved by textclf?") from None
     except (OSError, ValueError) as exc:
         raise TextclfError(f"{path}: unreadable ({exc}); the model directory is damaged") from None
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an existing ``target`` is swapped out, then removed."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        new.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        new.rename(target)
 
 
 def _jsonable(value: Any) -> Any:

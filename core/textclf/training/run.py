@@ -14,30 +14,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from textclf import atomic
 from textclf.errors import TextclfError, UsageError
 
 RUNS = Path("runs")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def default_run_dir(data: str, model: str) -> Path:
@@ -99,7 +85,7 @@ class RunDir:
     def write_config(self, config: dict[str, Any]) -> None:
         import yaml
 
-        write_atomic(self.config_file, yaml.safe_dump(config, sort_keys=False))
+        atomic.write_text(self.config_file, yaml.safe_dump(config, sort_keys=False))
 
     def state(self) -> dict[str, Any]:
         try:
@@ -111,7 +97,7 @@ class RunDir:
         state = self.state()
         state.update(status=status, updated=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
         state.setdefault("command", sys.argv)
-        write_atomic(self.state_file, json.dumps(state, indent=2) + "\n")
+        atomic.write_text(self.state_file, json.dumps(state, indent=2) + "\n")
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_atomic(self.metrics_file, json.dumps(metrics, indent=2) + "\n")
+        atomic.write_text(self.metrics_file, json.dumps(metrics, indent=2) + "\n")

@@ -1,6 +1,11 @@
-"""textclf hooks of the IMDB plugin.
+"""textclf hooks of the IMDB plugin."""
 
-The ``imdb`` data module is registered once it exists; until then this plugin provides nothing.
-"""
+from textclf import hookimpl
 
 TEXTCLF_PLUGIN_API = 1
+
+
+@hookimpl
+def register_data(register):
+    register("imdb", "textclf_imdb.data:IMDB",
+             help="IMDB movie reviews (Maas et al. 2011): 25k train / 25k test, neg/pos")

@@ -1,0 +1,29 @@
+"""Test helpers for textclf and its plugins.
+
+- ``PluginSite``, ``lines``, ``table_rows`` (torch-free): throwaway plugin distributions and the
+  CLI's output taken apart; the pytest fixtures ``textclf_site`` and ``textclf_cli`` build on them.
+- ``TinyModel``, ``word_tokenizer``: a model that follows the contract and trains in seconds.
+- ``separable_texts``, ``write_separable_dataset``, ``write_rows``: a small two-class task.
+
+Names are resolved on first use, so importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "PluginSite": "sites", "Result": "sites", "lines": "sites", "table_rows": "sites",
+    "TEXTCLF": "sites",
+    "TinyModel": "models", "word_tokenizer": "models", "INTERRUPT_ENV": "models",
+    "separable_texts": "datasets", "write_separable_dataset": "datasets", "write_rows": "datasets",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"textclf.testing.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'textclf.testing' has no attribute {name!r}")
