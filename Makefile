@@ -23,7 +23,10 @@ test: install
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/imdb_prepare.py
+	$(BIN)/python benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -151,7 +151,7 @@ def test_print_config_shows_every_resolved_value(good):
         "  keep_html: true\n  limit: 100\n  split: head\n"
         "model:\n  name: textclf-good:tiny\n  max_length: 128\n"
         "lit_model:\n  name: textclf-good:toy-regime\n  lr: 0.01\n"
-        "trainer:\n  max_epochs: 3\n  max_steps: -1\n  accelerator: auto\n  devices: auto\n"
+        "trainer:\n  max_epochs: 3\n  max_steps: -1\n  accelerator: auto\n  devices: auto\n  num_nodes: 1\n"
         "  precision: auto\n  strategy: auto\n  accumulate_grad_batches: 1\n  gradient_clip: 1.0\n"
         "  seed: 42\n  val_check_interval: 1.0\n  early_stopping: null\n"
     )
@@ -193,7 +193,7 @@ def test_bad_option_is_one_error_naming_it(good, args, message):
 
 
 def test_missing_components_are_named_with_what_is_available(good):
-    result = good.run("train")
+    result = good.run("train", env={"TEXTCLF_LOAD_PLUGINS": "textclf-good"})
     assert (result.returncode, lines(result.stderr)) == (2, [
         "error: missing --data NAME and --model NAME (data: files, reviews; model: tiny) "
         "(see 'textclf train --help')"

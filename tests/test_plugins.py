@@ -28,7 +28,13 @@ def test_good_plugin_is_listed_with_what_it_provides(site):
                        "Your own CSV, TSV or JSONL files with a text and a label column"])
     assert rows[core + 1][2:4] == ["lit-model", "classifier"]
     assert ["", "", "command", "install", "Install plugins into textclf's environment (runs pip)."] in rows
-    assert ["textclf-imdb", "0.1.0", "-", "", "no components yet"] in rows
+    assert ["textclf-imdb", "0.1.0", "data", "imdb",
+            "IMDB movie reviews (Maas et al. 2011): 25k train / 25k test, neg/pos"] in rows
+
+
+def test_plugin_that_provides_nothing_yet(site):
+    site.add("textclf-empty", "TEXTCLF_PLUGIN_API = 1\n")
+    assert ["textclf-empty", "1.0", "-", "", "no components yet"] in table_rows(site.run("plugins").stdout)
 
 
 def test_plugins_json_lists_the_same(site):
@@ -208,7 +214,8 @@ def test_same_name_from_two_plugins_must_be_qualified(site, cli):
 
 def test_unknown_component_lists_the_available_ones_and_a_guess(site):
     src.add_good(site)
-    result = site.run("train", "--data", "reveiws", "--model", "tiny")
+    result = site.run("train", "--data", "reveiws", "--model", "tiny",
+                      env={"TEXTCLF_LOAD_PLUGINS": "textclf-good"})
     assert (result.returncode, result.stdout) == (2, "")
     assert lines(result.stderr) == [
         "error: --data reveiws: unknown data 'reveiws' (available data modules: files, reviews); "

@@ -128,8 +128,8 @@ def test_resume_refuses_what_it_cannot_do(tiny):
                        env=env, cwd=tiny.cwd)
     assert (changed.returncode, lines(changed.stderr)) == (2, [
         "error: --resume continues a run with its own config, so --max-epochs, --data.batch-size "
-        "cannot change it (only the hardware may: --accelerator, --devices, --precision, "
-        "--strategy) (see 'textclf train --help')"])
+        "cannot change it (only the hardware may: --accelerator, --devices, --num-nodes, "
+        "--precision, --strategy) (see 'textclf train --help')"])
 
     (tiny.cwd / "done/checkpoints/last.ckpt").unlink()
     no_checkpoint = tiny.run("train", "--resume", "done", env=env, cwd=tiny.cwd)
@@ -185,3 +185,12 @@ def test_jsonl_and_tsv_files_with_integer_labels(tiny, tmp_path):
     no_test = tiny.run("test", "ints", env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
     assert (no_test.returncode, lines(no_test.stderr)[-1]) == (
         2, "error: ints: the run's data has no test split; evaluate --split val instead")
+
+
+def test_training_without_a_validation_split(tiny):
+    result = train(tiny, "--data.val-fraction", "0", "--max-epochs", "2", "--run-dir", "noval")
+    assert result.returncode == 0, result.stderr
+    assert "data: files, 400 train / 100 test" in result.stderr
+    metrics = json.loads((tiny.cwd / "noval/metrics.json").read_text())
+    assert "val" not in metrics and metrics["monitor"] is None
+    assert metrics["best_checkpoint"] == "checkpoints/last.ckpt" and metrics["test"]["acc"] > 0.5

@@ -58,6 +58,23 @@ def choose(registry: Registry, kind: str, name: str) -> Chosen:
     return chosen
 
 
+def from_classes(classes: dict[str, Any], config: dict[str, dict[str, Any]] | None = None) -> Resolved:
+    """A run's components given as classes rather than names: the Python API's way in.
+
+    ``from_classes({"data": Files, "model": DistilBERT, "lit-model": Classifier},
+    {"data": {"train": "train.csv"}, "trainer": {"max_epochs": 1}})``; options not given take the
+    model's suggestions, then the constructors' defaults, exactly as on the command line.
+    """
+    chosen = {}
+    for kind, cls in classes.items():
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        component = Component(kind, cls.__name__.lower(), target, "", "python", "")
+        chosen[kind] = Chosen(kind, component, cls, [])
+        chosen[kind].check_contract()
+        chosen[kind].options = component_options(cls, SECTION[kind], PIPELINE_ARGS[kind])
+    return resolve(chosen, config or {}, {}, "config")
+
+
 def trainer_options() -> list[Option]:
     return component_options(TrainerOptions, "trainer", prefix=None)
 

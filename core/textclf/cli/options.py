@@ -14,7 +14,7 @@ from textclf.options import NAME_KEY, Option
 from textclf.plugins import get_host
 
 #: Options that ``--resume`` accepts: they change the hardware, not the run.
-RESUME_OVERRIDES = ("accelerator", "devices", "precision", "strategy")
+RESUME_OVERRIDES = ("accelerator", "devices", "num_nodes", "precision", "strategy")
 
 
 class ComponentCommand(click.Command):
@@ -97,7 +97,7 @@ class ComponentCommand(click.Command):
             changed += [f"--{p}" for p in ("data", "model", "lit-model", "config", "run-dir")
                         if ctx.get_parameter_source(p.replace("-", "_")) is ParameterSource.COMMANDLINE]
             if changed:
-                allowed = ", ".join(f"--{o}" for o in RESUME_OVERRIDES)
+                allowed = ", ".join(f"--{o.replace('_', '-')}" for o in RESUME_OVERRIDES)
                 raise click.UsageError(
                     f"--resume continues a run with its own config, so {', '.join(changed)} cannot "
                     f"change it (only the hardware may: {allowed})", ctx)

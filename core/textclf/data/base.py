@@ -172,13 +172,15 @@ class BaseDataModule(pl.LightningDataModule):
         sampler.resume_at, self._resume_at = self._resume_at, None
         return DataLoader(TokenDataset(split), batch_sampler=sampler, **self._loader_args())
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
         return self._eval_loader("val")
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> DataLoader | list:
         return self._eval_loader("test")
 
-    def _eval_loader(self, split_name: str) -> DataLoader:
+    def _eval_loader(self, split_name: str) -> DataLoader | list:
+        if split_name not in self.splits:
+            return []  # Lightning skips a stage whose loaders are empty
         split = self.splits[split_name]
         replicas, rank = self._replicas()
         sampler = SortedBatchSampler(split.lengths, self.batch_size, replicas, rank)

@@ -50,11 +50,20 @@ class Throughput(pl.Callback):
             self.seconds += time.perf_counter() - self._epoch_start - self._validation
             self._epoch_start = None
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(trainer.strategy.root_device)
+        self._device = trainer.strategy.root_device
+
     def report(self) -> dict[str, float]:
         seconds = max(self.seconds, 1e-9)
-        return {"train_seconds": round(self.seconds, 3),
-                "train_samples_per_second": round(self.samples / seconds, 2),
-                "train_tokens_per_second": round(self.tokens / seconds, 1)}
+        report = {"train_seconds": round(self.seconds, 3),
+                  "train_samples_per_second": round(self.samples / seconds, 2),
+                  "train_tokens_per_second": round(self.tokens / seconds, 1)}
+        device = getattr(self, "_device", None)
+        if device is not None and device.type == "cuda":
+            report["peak_gpu_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
+        return report
 
 
 class RunRecorder(pl.Callback):

@@ -15,6 +15,7 @@ class TrainerOptions:
         max_steps: Stop after this many optimizer steps (-1: no limit).
         accelerator: cpu, gpu, mps or auto.
         devices: How many devices (2), which ones (0,1), or auto.
+        num_nodes: Machines taking part in a multi-node run.
         precision: 32-true, bf16-mixed, 16-mixed or auto (bf16-mixed on a GPU that supports it, else 32-true).
         strategy: auto, ddp, ddp_spawn, fsdp or another Lightning strategy.
         accumulate_grad_batches: Batches whose gradients add up to one optimizer step.
@@ -25,7 +26,7 @@ class TrainerOptions:
     """
 
     def __init__(self, max_epochs: int = 3, max_steps: int = -1, accelerator: str = "auto",
-                 devices: str = "auto", precision: str = PRECISION_AUTO, strategy: str = "auto",
+                 devices: str = "auto", num_nodes: int = 1, precision: str = PRECISION_AUTO, strategy: str = "auto",
                  accumulate_grad_batches: int = 1, gradient_clip: float | None = 1.0,
                  seed: int = 42, val_check_interval: float = 1.0,
                  early_stopping: int | None = None) -> None:

@@ -24,7 +24,8 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for message in (".*does not have many workers.*", ".*Checkpoint directory .* exists and is not empty.*",
                     ".*The number of training batches .* is smaller than the logging interval.*",
-                    ".*that ended before the epoch ended.*", ".*isinstance.treespec, LeafSpec.*"):
+                    ".*that ended before the epoch ended.*", ".*isinstance.treespec, LeafSpec.*",
+                    ".*Total length of .* across ranks is zero.*"):
         warnings.filterwarnings("ignore", message=message)
 
 
@@ -73,6 +74,7 @@ def build_trainer(options: dict[str, Any], *, run: RunDir | None = None, monitor
         max_steps=options.get("max_steps", -1),
         accelerator=options.get("accelerator", "auto"),
         devices=parse_devices(options.get("devices", "auto")),
+        num_nodes=options.get("num_nodes", 1),
         precision=resolve_precision(options.get("precision", PRECISION_AUTO),
                                     options.get("accelerator", "auto")),
         strategy=options.get("strategy", "auto"),

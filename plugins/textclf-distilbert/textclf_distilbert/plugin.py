@@ -1,6 +1,11 @@
-"""textclf hooks of the DistilBERT plugin.
+"""textclf hooks of the DistilBERT plugin."""
 
-The ``distilbert`` model is registered once it exists; until then this plugin provides nothing.
-"""
+from textclf import hookimpl
 
 TEXTCLF_PLUGIN_API = 1
+
+
+@hookimpl
+def register_models(register):
+    register("distilbert", "textclf_distilbert.model:DistilBERT",
+             help="DistilBERT or any BERT-family encoder from the hub or a directory, fine-tuned")

@@ -71,7 +71,7 @@ def test_first_run_downloads_verifies_and_reads_once_then_reuses_the_cache(serve
 
 def test_progress_bar_on_a_terminal(server, archive, tmp_path, capsys):
     download(server.url, tmp_path / "a.tar.gz", sha256=archive[1], progress=True)
-    bar = capsys.readouterr().err.strip().splitlines()[-1]
+    [bar] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("a.tar.gz ")]
     size = f"{len(server.content) / 1000:.1f}"
     assert bar.startswith("a.tar.gz ━") and f"{size}/{size} kB" in bar
 

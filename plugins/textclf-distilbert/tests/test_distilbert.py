@@ -1,0 +1,154 @@
+"""The distilbert model: from scratch, from a checkpoint directory, and back into transformers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel)
+
+from textclf.testing import lines, separable_texts
+from textclf_distilbert.model import DistilBERT
+from textclf_distilbert.tokenizer import as_transformers, train_wordpiece
+from textclf_imdb.synthetic import write_archive
+
+TINY = ["--model.dim", "32", "--model.layers", "2", "--model.heads", "2"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_file(tmp_path_factory) -> Path:
+    """A WordPiece tokenizer built in the test, saved as tokenizer.json."""
+    texts = [t for t, _ in separable_texts(400)] + ["wonderful superb dreadful boring film movie"] * 5
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    train_wordpiece(texts, vocab_size=600).save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def bert_checkpoint(tmp_path_factory, tokenizer_file) -> Path:
+    """A tiny randomly initialised BERT saved as a Hugging Face checkpoint directory."""
+    from tokenizers import Tokenizer
+
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    backend = Tokenizer.from_file(str(tokenizer_file))
+    config = BertConfig(vocab_size=backend.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(directory)
+    as_transformers(backend).save_pretrained(directory)
+    return directory
+
+
+def test_tiny_distilbert_trains_end_to_end_on_imdb_format_data(textclf_site, tokenizer_file, tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    write_archive(archive, 150, seed=5, cues=12, mean_words=60)
+    result = textclf_site.run(
+        "train", "--data", "imdb", "--data.path", str(archive), "--data.batch-size", "16",
+        "--model", "distilbert", "--model.pretrained", "false", "--model.tokenizer", str(tokenizer_file),
+        *TINY, "--model.max-length", "128", "--lit-model.lr", "2e-3", "--max-epochs", "8",
+        "--run-dir", "run", env={"TEXTCLF_CACHE": str(tmp_path / "cache")}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["acc"] > 0.8, metrics  # chance is 0.5
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["model"]["name"] == "textclf-distilbert:distilbert"
+    assert config["model"]["truncation"] == "head+tail" and config["trainer"]["max_epochs"] == 8
+
+    # The run's model is a plain Hugging Face directory, and gives the same logits there.
+    hf = AutoModelForSequenceClassification.from_pretrained(run / "model").eval()
+    hf_tokenizer = AutoTokenizer.from_pretrained(run / "model")
+    assert hf.config.id2label == {0: "neg", 1: "pos"} and hf.config.label2id == {"neg": 0, "pos": 1}
+    ours = DistilBERT.load(run / "model").eval()
+    text = "a wonderful superb film, " * 40
+    ids = torch.tensor([ours.encoder.encode(text)])
+    assert ids.shape[1] == 128 and ids[0, 0] == hf_tokenizer.cls_token_id and ids[0, -1] == hf_tokenizer.sep_token_id
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        assert torch.allclose(ours(ids, torch.ones_like(ids)), expected, atol=1e-6)
+    short = hf_tokenizer("a dreadful film", return_tensors="pt")
+    assert short.input_ids[0].tolist() == ours.encoder.encode("a dreadful film")
+
+    tested = textclf_site.run("test", "run", "--json", env={"TEXTCLF_CACHE": str(tmp_path / "cache")}, cwd=tmp_path)
+    assert json.loads(tested.stdout)["test"] == pytest.approx(metrics["test"], abs=1e-5)
+
+
+def test_a_bert_checkpoint_directory_loads_and_trains(textclf_cli, bert_checkpoint, tmp_path):
+    train, _ = _write_files(tmp_path)
+    result = textclf_cli("train", "--data", "files", "--data.train", str(train), "--model", "distilbert",
+                         "--model.checkpoint", str(bert_checkpoint), "--max-epochs", "1",
+                         "--run-dir", str(tmp_path / "run"), env={"TEXTCLF_CACHE": str(tmp_path / "c")})
+    assert result.returncode == 0, result.stderr
+    # The checkpoint allows 64 positions: the default 512 is capped to it.
+    assert "max length 64, truncation head+tail" in result.stderr
+    saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert saved["model_type"] == "bert" and saved["id2label"] == {"0": "neg", "1": "pos"}
+    assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model").num_labels == 2
+
+
+def test_each_truncation_strategy_keeps_what_it_promises(tokenizer_file):
+    model_args = dict(labels=["neg", "pos"], pretrained=False, tokenizer=tokenizer_file,
+                      dim=16, layers=1, heads=2, max_length=10)
+    text = " ".join(f"word{i}" for i in range(40))
+    full = DistilBERT(**model_args).tokenizer.encode(text, add_special_tokens=False).ids
+    cls, sep = (DistilBERT(**model_args).tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
+    kept = {t: DistilBERT(**model_args, truncation=t).encoder.encode(text) for t in ("head", "tail", "head+tail")}
+    assert kept["head"] == [cls, *full[:8], sep]
+    assert kept["tail"] == [cls, *full[-8:], sep]
+    assert kept["head+tail"] == [cls, *full[:2], *full[-6:], sep]
+
+
+def test_training_options_reach_the_model(bert_checkpoint):
+    model = DistilBERT(["a", "b", "c"], checkpoint=str(bert_checkpoint), dropout=0.3,
+                       freeze_encoder=True, gradient_checkpointing=True, compile=True)
+    assert model.hf.config.hidden_dropout_prob == 0.3 and model.hf.config.attention_probs_dropout_prob == 0.3
+    trainable = {n for n, p in model.hf.named_parameters() if p.requires_grad}
+    assert trainable == {"classifier.weight", "classifier.bias"}
+    assert getattr(model.hf, "is_activation_checkpointing", None) or model.hf.is_gradient_checkpointing
+    assert model.training and all(m.training for m in model.hf.modules())  # dropout on while training
+    assert model._compiled_forward is not None
+    assert not any(k.startswith("_compiled") for k in model.state_dict())  # one copy of the weights
+    assert model.hf.config._attn_implementation == "sdpa"
+    model.eval()
+    ids = torch.tensor([model.encoder.encode("wonderful film")])
+    assert model(ids, torch.ones_like(ids)).shape == (1, 3)  # evaluation runs the plain module
+
+
+def test_the_recipe_is_suggested_and_the_user_wins(textclf_cli, tmp_path):
+    train, _ = _write_files(tmp_path)
+    base = ["train", "--data", "files", "--data.train", str(train), "--model", "distilbert", "--print-config"]
+    pretrained = yaml.safe_load(textclf_cli(*base).stdout)
+    assert (pretrained["lit_model"]["lr"], pretrained["lit_model"]["warmup_ratio"]) == (2e-5, 0.1)
+    assert (pretrained["trainer"]["max_epochs"], pretrained["data"]["batch_size"]) == (2, 32)
+    assert (pretrained["model"]["max_length"], pretrained["model"]["truncation"]) == (512, "head+tail")
+    scratch = yaml.safe_load(textclf_cli(*base, "--model.pretrained", "false").stdout)
+    assert (scratch["lit_model"]["lr"], scratch["trainer"]["max_epochs"]) == (1e-3, 5)
+    mine = yaml.safe_load(textclf_cli(*base, "--lit-model.lr", "3e-5", "--max-epochs", "4").stdout)
+    assert (mine["lit_model"]["lr"], mine["trainer"]["max_epochs"]) == (3e-5, 4)
+
+
+def test_unreachable_hub_names_the_way_out(textclf_cli, tmp_path):
+    train, _ = _write_files(tmp_path)
+    result = textclf_cli("train", "--data", "files", "--data.train", str(train), "--model", "distilbert",
+                         "--run-dir", str(tmp_path / "run"), env={"TEXTCLF_CACHE": str(tmp_path / "c")})
+    assert (result.returncode, lines(result.stderr)[-1]) == (1, (
+        "error: --model.checkpoint distilbert-base-uncased: cannot load it from the Hugging Face hub, "
+        "which cannot be reached, and it is not in the local cache; download it where there is "
+        "network and pass the directory with --model.checkpoint DIR, or train from scratch with "
+        "--model.pretrained false"))
+    assert not (tmp_path / "run").exists()
+    missing = textclf_cli("train", "--data", "files", "--data.train", str(train), "--model", "distilbert",
+                          "--model.checkpoint", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "run"))
+    assert lines(missing.stderr)[-1].startswith(
+        f"error: --model.checkpoint {tmp_path / 'nowhere'}: not a usable checkpoint directory (")
+
+
+def _write_files(tmp_path: Path) -> tuple[Path, Path]:
+    from textclf.testing import write_rows
+
+    rows = separable_texts(120)
+    write_rows(tmp_path / "train.csv", rows[:100])
+    write_rows(tmp_path / "test.csv", rows[100:])
+    return tmp_path / "train.csv", tmp_path / "test.csv"
