@@ -96,20 +96,7 @@ def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = 
         RunDir.create(run_dir, overwrite=False)  # fail before any work: the run dir is taken
     built = build(resolved, model_dir=resume.model_dir if resume else None, echo=say)
 
-    if resume is not None:
-        run = resume
-    elif not primary:
-        shared = os.environ.get(RUN_DIR_ENV) or (str(run_dir) if run_dir else None)
-        if shared is None:
-            raise UsageError("every process of a multi-node launch needs the same --run-dir")
-        run = RunDir(Path(shared))
-    else:
-        config = resolved.as_config()
-        run = RunDir.create(run_dir or default_run_dir(config["data"]["name"], config["model"]["name"]),
-                            overwrite)
-        run.write_config({"textclf": resolved.plugin_versions()["textclf"],
-                          "plugins": resolved.plugin_versions(), **config})
-        built.model.save(run.model_dir)
+    run = _open_run(resolved, built, run_dir, overwrite, resume, primary)
     if primary:
         run.set_state("running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
         say(f"run: {run.path}" + (" (resumed from its last checkpoint)" if resume else ""))
@@ -144,15 +131,41 @@ def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = 
     throughput = next(c for c in trainer.callbacks if isinstance(c, Throughput)).report()
     if not primary:
         return None
+    _record(run, built, trainer, metrics, best, monitor, throughput)
+    return metrics
+
+
+def _open_run(resolved: Resolved, built: Built, run_dir: Path | None, overwrite: bool,
+              resume: RunDir | None, primary: bool) -> RunDir:
+    """The run directory: the resumed one, the shared one (extra processes), or a new one with
+    the config and the untrained model (which ``--resume`` starts from)."""
+    if resume is not None:
+        return resume
+    if not primary:
+        shared = os.environ.get(RUN_DIR_ENV) or (str(run_dir) if run_dir else None)
+        if shared is None:
+            raise UsageError("every process of a multi-node launch needs the same --run-dir")
+        return RunDir(Path(shared))
+    config = resolved.as_config()
+    run = RunDir.create(run_dir or default_run_dir(config["data"]["name"], config["model"]["name"]),
+                        overwrite)
+    versions = resolved.plugin_versions()
+    run.write_config({"textclf": versions["textclf"], "plugins": versions, **config})
     built.model.save(run.model_dir)
-    metrics.update(
-        best_checkpoint=os.path.relpath(best, run.path), monitor=monitor,
-        best_score=float(checkpoint.best_model_score) if checkpoint and checkpoint.best_model_score is not None else None,
-        epochs=trainer.current_epoch, steps=trainer.global_step, **throughput,
-    )
+    return run
+
+
+def _record(run: RunDir, built: Built, trainer: pl.Trainer, metrics: dict[str, Any], best: str,
+            monitor: str | None, throughput: dict[str, float]) -> None:
+    """Save the best model in portable form, write metrics.json, mark the run completed."""
+    built.model.save(run.model_dir)
+    checkpoint = trainer.checkpoint_callback
+    score = checkpoint.best_model_score if checkpoint is not None else None
+    metrics.update(best_checkpoint=os.path.relpath(best, run.path), monitor=monitor,
+                   best_score=float(score) if score is not None else None,
+                   epochs=trainer.current_epoch, steps=trainer.global_step, **throughput)
     run.write_metrics(metrics)
     run.set_state("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    return metrics
 
 
 def planned_steps(options: dict[str, Any], batches: int, world_size: int) -> int:
