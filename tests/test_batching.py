@@ -91,3 +91,14 @@ def test_stratified_split_keeps_class_shares_and_is_seeded():
 
 def test_label_indices():
     assert label_indices(["b", 0, "a"], ["a", "b"], "x").tolist() == [1, 0, 0]
+
+
+def test_runtime_batches_respect_rows_and_padded_tokens():
+    from textclf.runtime import batches
+
+    lengths = [50, 10, 400, 12, 300, 11, 60]
+    found = batches(lengths, batch_size=3, max_tokens=200)
+    assert sorted(i for b in found for i in b) == list(range(7))
+    assert all(len(b) <= 3 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 200) for b in found)
+    assert [[lengths[i] for i in b] for b in found] == [[10, 11, 12], [50, 60], [300], [400]]
+    assert [len(b) for b in batches(lengths, batch_size=32)] == [7]  # no token cap: rows only

@@ -22,7 +22,7 @@ def imported_modules(site, *args: str) -> set[str]:
 
 
 @pytest.mark.parametrize("args", [("--help",), ("--version",), ("plugins",), ("plugins", "--json"),
-                                  ("train", "--help")])
+                                  ("train", "--help"), ("export", "--help"), ("predict", "--help")])
 def test_quick_commands_never_import_training_libraries(site, args):
     src.add_good(site)
     modules = imported_modules(site, *args)
@@ -40,7 +40,7 @@ def test_help_lists_core_and_plugin_commands(site):
     src.add_good(site)
     result = site.run("--help")
     assert result.returncode == 0
-    for command in ("install", "plugins", "train", "uninstall", "hello"):
+    for command in ("export", "install", "plugins", "predict", "test", "train", "uninstall", "hello"):
         assert f"\n  {command} " in result.stdout
 
 

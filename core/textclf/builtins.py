@@ -21,10 +21,12 @@ def register_lit_models(register) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    from textclf.cli.export import export_command
     from textclf.cli.install import install, uninstall
     from textclf.cli.plugins import plugins
+    from textclf.cli.predict import predict
     from textclf.cli.test import test
     from textclf.cli.train import train
 
-    for command in (plugins, train, test, install, uninstall):
+    for command in (plugins, train, test, export_command, predict, install, uninstall):
         cli.add_command(command)

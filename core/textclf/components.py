@@ -75,6 +75,14 @@ def from_classes(classes: dict[str, Any], config: dict[str, dict[str, Any]] | No
     return resolve(chosen, config or {}, {}, "config")
 
 
+def resolve_recorded(registry: Registry, config: dict[str, dict[str, Any]], where: str,
+                     overrides: dict[str, dict[str, Any]] | None = None) -> Resolved:
+    """A run's recorded config resolved again, components found by their recorded names."""
+    chosen = {kind: choose(registry, kind, config.get(section, {}).get(NAME_KEY, "") or "?")
+              for kind, section in SECTION.items()}
+    return resolve(chosen, config, overrides or {}, where)
+
+
 def trainer_options() -> list[Option]:
     return component_options(TrainerOptions, "trainer", prefix=None)
 

@@ -85,8 +85,11 @@ class TextEncoder:
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, special tokens included, at most ``max_length`` long."""
+        return self.encode_batch_checked(texts)[0]
+
+    def encode_batch_checked(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+        """``encode_batch``, and for each text whether truncation cut it."""
         encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
-        return [
-            self.prefix + truncate(e.ids, self.budget, self.truncation) + self.suffix
-            for e in encodings
-        ]
+        rows = [self.prefix + truncate(e.ids, self.budget, self.truncation) + self.suffix
+                for e in encodings]
+        return rows, [len(e.ids) > self.budget for e in encodings]

@@ -22,10 +22,9 @@ from textclf.cli.train import echo
 def test(run_path: Path, split: str, accelerator: str, batch_size: int | None, as_json: bool,
          progress: bool | None) -> None:
     """Evaluate a run's best model on its test split."""
-    from textclf.components import SECTION, choose, resolve
+    from textclf.components import resolve_recorded
     from textclf.config import normalize_config
     from textclf.errors import UsageError
-    from textclf.options import NAME_KEY
     from textclf.plugins import get_host
     from textclf.training import pipeline
     from textclf.training.run import RunDir
@@ -38,14 +37,11 @@ def test(run_path: Path, split: str, accelerator: str, batch_size: int | None, a
             f"{run_path}: the run has not finished (status: {status or 'unknown'}); continue it "
             f"with textclf train --resume {run_path}")
     where = f"{run.config_file}"
-    config = normalize_config(run.read_config(), where)
-    registry = get_host().registry
-    chosen = {kind: choose(registry, kind, config.get(section, {}).get(NAME_KEY, ""))
-              for kind, section in SECTION.items()}
     overrides = {"trainer": {"accelerator": accelerator}}
     if batch_size:
         overrides["data"] = {"batch_size": batch_size}
-    resolved = resolve(chosen, config, overrides, where)
+    resolved = resolve_recorded(get_host().registry, normalize_config(run.read_config(), where),
+                                where, overrides)
     metrics = pipeline.test_run(run, resolved, split, progress=progress, echo=echo)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))

@@ -129,17 +129,23 @@ class BaseDataModule(pl.LightningDataModule):
             return np.arange(len(labels)), np.array([], dtype=np.int64)
         return stratified_split(labels, self.val_fraction, self.seed)
 
+    def raw_examples(self, split: str) -> tuple[list[str], np.ndarray] | None:
+        """The texts and label indices of ``split`` as training sees it (validation carved out
+        of train when the source has none), or ``None`` when the split is empty or absent."""
+        if split == "train" or (split == "val" and self._split("val") is None):
+            texts, labels = self._train_examples()
+            kept, held = self._train_val_indices(labels)
+            chosen = kept if split == "train" else held
+            return ([texts[i] for i in chosen], labels[chosen]) if len(chosen) else None
+        examples = self._split(split)
+        return None if examples is None else (list(examples.texts), self._indices(examples, split))
+
     def _tokenize_all(self, encoder: TextEncoder) -> dict[str, cache.TokenizedSplit]:
-        texts, labels = self._train_examples()
-        kept, held = self._train_val_indices(labels)
-        out = {"train": cache.tokenize(encoder.encode_batch, [texts[i] for i in kept], labels[kept])}
-        if len(held):
-            out["val"] = cache.tokenize(encoder.encode_batch, [texts[i] for i in held], labels[held])
-        for split in ("val", "test"):
-            examples = self._split(split)
-            if examples is not None:
-                out[split] = cache.tokenize(encoder.encode_batch, list(examples.texts),
-                                            self._indices(examples, split))
+        out = {}
+        for split in ("train", "val", "test"):
+            found = self.raw_examples(split)
+            if found is not None:
+                out[split] = cache.tokenize(encoder.encode_batch, *found)
         return out
 
     def _check(self, examples: Examples, split: str) -> None:

@@ -74,6 +74,19 @@ def test_tiny_distilbert_trains_end_to_end_on_imdb_format_data(textclf_site, tok
     tested = textclf_site.run("test", "run", "--json", env={"TEXTCLF_CACHE": str(tmp_path / "cache")}, cwd=tmp_path)
     assert json.loads(tested.stdout)["test"] == pytest.approx(metrics["test"], abs=1e-5)
 
+    # Exported with onnxruntime's fused attention, the bundle still gives PyTorch's answers.
+    exported = textclf_site.run("export", "run", "--output", "bundle", "--quantize", "int8",
+                                env={"TEXTCLF_CACHE": str(tmp_path / "cache")}, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    manifest = json.loads((tmp_path / "bundle" / "textclf.json").read_text())
+    assert manifest["producer"]["ort_fusions"]["attention"] == 2  # one per layer
+    assert manifest["checks"]["parity"]["max_logit_difference"] <= 1e-4
+    from textclf import runtime
+
+    with torch.no_grad():
+        probabilities = torch.softmax(ours(ids, torch.ones_like(ids)), -1)[0].tolist()
+    assert runtime.load(tmp_path / "bundle").predict_proba([text])[0] == pytest.approx(probabilities, abs=0.05)
+
 
 def test_a_bert_checkpoint_directory_loads_and_trains(textclf_cli, bert_checkpoint, tmp_path):
     train, _ = _write_files(tmp_path)

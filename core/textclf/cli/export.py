@@ -1,0 +1,27 @@
+"""``textclf export RUN --output DIR``: a finished run as an ONNX bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from textclf.cli.train import echo
+
+
+@click.command("export")
+@click.argument("run_path", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write the bundle to.")
+@click.option("--quantize", type=click.Choice(["int8"]),
+              help="Store a dynamically quantized int8 model (checked for accuracy).")
+@click.option("--optimize/--no-optimize", default=True, show_default=True,
+              help="Fuse attention, layer norms and GELUs into onnxruntime kernels (faster; "
+                   "--no-optimize keeps a plain ONNX graph for other runtimes).")
+@click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
+def export_command(run_path: Path, output: Path, quantize: str | None, optimize: bool,
+                   overwrite: bool) -> None:
+    """Export a run's model as a self-contained ONNX bundle."""
+    from textclf.export import export
+
+    export(run_path, output, quantize=quantize, optimize=optimize, overwrite=overwrite, echo=echo)

@@ -1,0 +1,325 @@
+"""``textclf export``: a finished run's model as a self-contained ONNX bundle (needs torch).
+
+The bundle is written to a temporary directory beside the output and renamed into place only
+after every check passed: the ONNX model must give the PyTorch model's logits (within 1e-4) on
+texts of varied lengths, and an int8 model must keep the fp32 model's validation accuracy
+(within half a point). A failed export leaves nothing behind and an existing bundle untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from textclf import __version__, atomic, runtime
+from textclf.components import resolve_recorded
+from textclf.config import normalize_config
+from textclf.errors import TextclfError, UsageError
+from textclf.models.base import BaseModel
+from textclf.plugins import get_host
+from textclf.training.run import RunDir
+
+PARITY_TOLERANCE = 1e-4
+PARITY_TEXTS = 64
+#: The most an int8 model may lose in validation accuracy (half a point).
+INT8_MAX_DROP = 0.005
+INT8_EVAL_TEXTS = 2000
+OPSET = 18
+INPUTS, OUTPUTS = ["input_ids", "attention_mask"], ["logits"]
+MODEL, TOKENIZER, CARD = "model.onnx", "tokenizer.json", "README.md"
+
+Echo = Callable[[str], None]
+
+
+class ExportError(TextclfError):
+    """An export that failed a check; nothing was written."""
+
+
+@dataclass
+class Texts:
+    """Texts to check the export with, and their labels when they came from the run's data."""
+
+    texts: list[str]
+    labels: np.ndarray | None
+    source: str
+
+
+def export(run_path: Path, output: Path, *, quantize: str | None = None, optimize: bool = True,
+           overwrite: bool = False, echo: Echo = print) -> dict[str, Any]:
+    """Export the run at ``run_path`` to the bundle directory ``output``; returns its manifest."""
+    run = RunDir.open(run_path, "textclf export")
+    status = run.state().get("status")
+    if status != "completed":
+        raise UsageError(f"{run_path}: the run has not finished (status: {status or 'unknown'}); "
+                         f"continue it with textclf train --resume {run_path}")
+    if output.exists() and not overwrite:
+        raise UsageError(f"--output {output}: already exists; choose another directory or "
+                         f"replace it with --overwrite")
+    where = str(run.config_file)
+    config = normalize_config(run.read_config(), where)
+    resolved = resolve_recorded(get_host().registry, config, where)
+    model: BaseModel = resolved.chosen["model"].cls.load(run.model_dir).eval()
+    texts = _check_texts(resolved, model, need_labels=quantize is not None, echo=echo)
+
+    with atomic.directory(output, replace=overwrite) as tmp:
+        fusions = _to_onnx(model, tmp / MODEL, optimize, echo)
+        model.tokenizer.save(str(tmp / TOKENIZER))
+        manifest = _manifest(run, resolved, model, config)
+        manifest["producer"]["ort_fusions"] = fusions
+        (tmp / CARD).write_text(model_card(manifest, config), encoding="utf-8")
+        _seal(tmp, manifest)
+        manifest["checks"] = {"parity": _parity(model, tmp, texts, echo)}
+        if quantize == "int8":
+            manifest["checks"]["int8"] = _quantize(tmp, texts, echo)
+            manifest["quantization"] = "int8"
+            (tmp / CARD).write_text(model_card(manifest, config), encoding="utf-8")
+        _seal(tmp, manifest)
+        runtime.verify(tmp)
+    echo(f"bundle: {output} ({_size(sum(f['bytes'] for f in manifest['files'].values()))})")
+    return manifest
+
+
+# -- texts to check with ---------------------------------------------------------------------------
+def _check_texts(resolved: Any, model: BaseModel, need_labels: bool, echo: Echo) -> Texts:
+    """The run's validation texts (test if it has none), else generated texts of varied lengths."""
+    try:
+        data = resolved.chosen["data"].cls(**resolved.values["data"])
+        data.prepare_data()
+        for split in ("val", "test"):
+            found = data.raw_examples(split)
+            if found is not None:
+                return Texts(found[0], found[1], f"{split} split")
+        problem = "the run's data has no validation or test split"
+    except TextclfError as exc:
+        problem = f"the run's data is not available ({exc})"
+    if need_labels:
+        raise ExportError(f"--quantize int8 checks accuracy on the run's validation texts, but "
+                          f"{problem}; make the data available again, or export without --quantize")
+    echo(f"note: {problem}; checking the export on generated texts instead")
+    return Texts(_generated_texts(model), None, "generated")
+
+
+def _generated_texts(model: BaseModel) -> list[str]:
+    vocab = [t for t in model.tokenizer.get_vocab() if t.isalpha()] or ["text"]
+    rng = np.random.default_rng(0)
+    lengths = np.unique(np.geomspace(1, 4 * model.max_length, PARITY_TEXTS).astype(int))
+    return [" ".join(rng.choice(vocab, size=n)) for n in lengths]
+
+
+def _spread(texts: Texts, count: int) -> list[str]:
+    """``count`` texts from shortest to longest (the longest ones are cut by truncation)."""
+    order = np.argsort([len(t) for t in texts.texts], kind="stable")
+    picks = np.unique(np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int))
+    return [texts.texts[order[i]] for i in picks]
+
+
+# -- ONNX -----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The exporters' progress prints and notes about optional operators stay off the terminal."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript", "")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _to_onnx(model: BaseModel, path: Path, optimize: bool, echo: Echo) -> dict[str, int] | None:
+    """Export to one ONNX file with dynamic batch and sequence axes; with ``optimize``, fuse
+    attention, layer norms and GELUs into onnxruntime's kernels (returns what was fused)."""
+    rows = model.encoder.encode_batch(["an example text to trace the model with", "another"])
+    width = max(len(r) for r in rows) + 2
+    ids = torch.full((2, width), model.encoder.pad_id, dtype=torch.long)
+    mask = torch.zeros((2, width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)], mask[i, : len(row)] = torch.tensor(row), 1
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    shapes = {"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}}
+    try:
+        with _quiet(), torch.no_grad():
+            program = torch.onnx.export(model, (ids, mask), None, input_names=INPUTS,
+                                        output_names=OUTPUTS, dynamic_shapes=shapes,
+                                        opset_version=OPSET, dynamo=True)
+    except Exception as exc:  # the exporter raises many kinds; each means this model cannot export
+        raise ExportError(f"torch.onnx.export failed for {type(model).__name__}: "
+                          f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    fusions = None
+    if optimize:
+        try:
+            from onnxscript.rewriter.ort_fusions import optimize_for_ort
+
+            with _quiet():
+                _, counts = optimize_for_ort(program.model)
+            fusions = {name: count for name, count in counts.items() if count}
+        except Exception as exc:  # a graph the fusions do not understand still exports plainly
+            echo(f"note: onnxruntime fusions skipped ({type(exc).__name__}: {exc}); exporting the plain graph")
+    program.save(str(path), external_data=False)
+    return fusions
+
+
+def _parity(model: BaseModel, bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
+    """Compare the PyTorch and ONNX logits on texts of varied lengths; fail beyond tolerance."""
+    sample = _spread(texts, PARITY_TEXTS)
+    bundle = runtime.load(bundle_dir, provider="cpu", max_batch_tokens=1 << 30)
+    rows = model.encoder.encode_batch(sample)
+
+    def torch_logits(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
+
+    expected = runtime.batched(rows, 16, model.encoder.pad_id, model.num_labels, torch_logits)
+    actual = bundle.logits(sample, batch_size=16)
+    difference = float(np.abs(expected - actual).max())
+    agree = int((expected.argmax(1) == actual.argmax(1)).sum())
+    lengths = [len(r) for r in rows]
+    report = {"texts": len(sample), "source": texts.source, "min_tokens": min(lengths),
+              "max_tokens": max(lengths), "max_logit_difference": difference,
+              "tolerance": PARITY_TOLERANCE, "agreement": agree / len(sample)}
+    echo(f"parity: {len(sample)} texts ({texts.source}, {min(lengths)}-{max(lengths)} tokens): largest "
+         f"logit difference {difference:.2e} (limit {PARITY_TOLERANCE:.0e}), predictions agree "
+         f"{agree}/{len(sample)}")
+    if not difference <= PARITY_TOLERANCE:
+        raise ExportError(f"parity check failed: the ONNX model's logits differ from PyTorch's by "
+                          f"up to {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written")
+    return report
+
+
+def _quantize(bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
+    """Replace the model with its dynamically quantized int8 version, if it keeps the accuracy."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    assert texts.labels is not None
+    fp32_path, int8_path = bundle_dir / MODEL, bundle_dir / "model.int8.onnx"
+    with _quiet():
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    sample = texts.texts[:INT8_EVAL_TEXTS]
+    labels = texts.labels[:INT8_EVAL_TEXTS]
+    fp32 = _score(runtime.load(bundle_dir, provider="cpu", verify_files=False), sample)
+    int8_path.replace(fp32_path)
+    int8 = _score(runtime.load(bundle_dir, provider="cpu", verify_files=False), sample)
+    accuracy = {name: float((result["predictions"] == labels).mean()) for name, result in
+                (("fp32", fp32), ("int8", int8))}
+    agreement = float((fp32["predictions"] == int8["predictions"]).mean())
+    sizes = {"fp32": fp32["bytes"], "int8": int8["bytes"]}
+    echo(f"int8: {len(sample)} texts ({texts.source}): accuracy {accuracy['fp32']:.4f} -> "
+         f"{accuracy['int8']:.4f}, agreement with fp32 {agreement:.2%}")
+    echo(f"  size {_size(sizes['fp32'])} -> {_size(sizes['int8'])}, speed "
+         f"{fp32['per_second']:,.0f} -> {int8['per_second']:,.0f} texts/s (batch 32, CPU)")
+    if accuracy["int8"] < accuracy["fp32"] - INT8_MAX_DROP:
+        raise ExportError(f"int8 quantization lost {100 * (accuracy['fp32'] - accuracy['int8']):.2f} "
+                          f"points of accuracy (limit {100 * INT8_MAX_DROP:.1f}); nothing was "
+                          f"written; export without --quantize")
+    return {"texts": len(sample), "source": texts.source, "accuracy": accuracy,
+            "agreement": agreement, "bytes": sizes,
+            "texts_per_second": {"fp32": fp32["per_second"], "int8": int8["per_second"]},
+            "max_accuracy_drop": INT8_MAX_DROP}
+
+
+def _score(bundle: runtime.Bundle, texts: list[str]) -> dict[str, Any]:
+    start = time.perf_counter()
+    predictions = bundle.logits(texts, batch_size=32).argmax(axis=1)
+    seconds = time.perf_counter() - start
+    return {"predictions": predictions, "per_second": len(texts) / max(seconds, 1e-9),
+            "bytes": (bundle.directory / bundle.manifest["model"]).stat().st_size}
+
+
+# -- the manifest and the model card ---------------------------------------------------------------
+def _manifest(run: RunDir, resolved: Any, model: BaseModel, config: dict[str, Any]) -> dict[str, Any]:
+    metrics = {}
+    if run.metrics_file.is_file():
+        import json
+
+        recorded = json.loads(run.metrics_file.read_text())
+        metrics = {split: recorded[split] for split in ("val", "test") if split in recorded}
+    return {
+        "format": runtime.FORMAT,
+        "model": MODEL, "tokenizer": TOKENIZER, "card": CARD,
+        "labels": list(model.labels), "max_length": model.max_length,
+        "truncation": model.truncation, "pad_id": model.encoder.pad_id,
+        "inputs": INPUTS, "outputs": OUTPUTS, "input_dtype": "int64",
+        "quantization": None,
+        "producer": {"textclf": __version__, "plugins": resolved.plugin_versions(),
+                     "torch": torch.__version__.split("+")[0], "onnx_opset": OPSET,
+                     "exported": time.strftime("%Y-%m-%dT%H:%M:%S")},
+        "run": {"name": run.path.name,
+                **{section: config[section]["name"] for section in ("data", "model", "lit_model")},
+                "metrics": metrics},
+    }
+
+
+def _seal(directory: Path, manifest: dict[str, Any]) -> None:
+    """List every file with its size and SHA-256, then checksum the manifest itself."""
+    manifest["files"] = {
+        name: {"bytes": (directory / name).stat().st_size,
+               "sha256": runtime.file_digest(directory / name)}
+        for name in (MODEL, TOKENIZER, CARD)
+    }
+    manifest["manifest_sha256"] = runtime.manifest_digest(manifest)
+    import json
+
+    atomic.write_text(directory / runtime.MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
+    """The bundle's README.md: what the model is, how it was trained and scores, how to run it."""
+    import yaml
+
+    run, producer = manifest["run"], manifest["producer"]
+    lines = [
+        f"# {run['name']}: a text classifier exported by textclf",
+        "",
+        f"Labels: {', '.join(manifest['labels'])}. Trained with textclf {producer['textclf']} on "
+        f"data `{run['data']}` with model `{run['model']}` and regime `{run['lit_model']}` "
+        f"(plugins: {', '.join(f'{k} {v}' for k, v in producer['plugins'].items())}).",
+        "",
+        "## Metrics",
+        "",
+        "| split | accuracy | macro-F1 | loss |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for split, values in run["metrics"].items():
+        lines.append(f"| {split} | {values.get('acc', float('nan')):.4f} | "
+                     f"{values.get('f1', float('nan')):.4f} | {values.get('loss', float('nan')):.4f} |")
+    checks = manifest.get("checks", {})
+    if "int8" in checks:
+        int8 = checks["int8"]
+        lines += ["", f"This bundle holds the int8 (dynamically quantized) model: validation "
+                      f"accuracy {int8['accuracy']['int8']:.4f} against {int8['accuracy']['fp32']:.4f} "
+                      f"for fp32, the same prediction on {int8['agreement']:.2%} of "
+                      f"{int8['texts']} texts."]
+    lines += [
+        "", "## Use", "",
+        "```sh", "pip install textclf", "textclf predict BUNDLE \"a text to classify\"",
+        "textclf predict BUNDLE --input texts.txt --format jsonl", "```", "",
+        "```python", "import textclf.runtime", "",
+        "bundle = textclf.runtime.load(\"BUNDLE\")",
+        "bundle.predict([\"a text to classify\"])        # labels",
+        "bundle.predict_proba([\"a text to classify\"])  # probabilities, columns in bundle.labels",
+        "```", "",
+        f"Inputs `input_ids` and `attention_mask` (int64, [batch, sequence]), output `logits` "
+        f"([batch, {len(manifest['labels'])}]). Texts are encoded by `tokenizer.json`, cut to "
+        f"{manifest['max_length']} tokens keeping the {manifest['truncation']}.",
+        "", "## Training configuration", "", "```yaml",
+        yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
+    ]
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} KB"
