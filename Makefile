@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/textclf-imdb plugins/textclf-distilbert
+PLUGINS := plugins/textclf-imdb plugins/textclf-distilbert examples/textclf-fasttext
 # Extra arguments: make train ARGS="--max-epochs 1", make test ARGS="-k plugins -x".
 ARGS ?=
 
@@ -10,7 +10,8 @@ ARGS ?=
 
 install: $(VENV)/.installed
 
-# One editable environment: the core with its training extra and test tools, and both plugins.
+# One editable environment: the core with its training extra and test tools, the two bundled
+# plugins, and the example third-party plugin (installed as its users would install it).
 $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[train,test]' $(addprefix -e ,$(PLUGINS))

@@ -287,3 +287,13 @@ def test_export_without_the_runs_data(trained, textclf_cli, tmp_path):
         f"available (--data.train {tmp_path / 'gone.csv'}: no such file); make the data available again, "
         f"or export without --quantize")
     assert not (tmp_path / "c").exists()
+
+
+def test_the_example_script_runs_a_bundle(trained):
+    result = subprocess.run([sys.executable, "examples/predict.py", str(trained["bundle"]), "a good great film"],
+                            capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    label, probability, text = result.stdout.rstrip("\n").split("\t")
+    assert (result.returncode, label, text) == (0, "pos", "a good great film") and float(probability) > 0.5
+    broken = subprocess.run([sys.executable, "examples/predict.py", str(trained["root"] / "nowhere"), "x"],
+                            capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert (broken.returncode, broken.stderr) == (1, f"error: {trained['root'] / 'nowhere'}: no such bundle directory\n")

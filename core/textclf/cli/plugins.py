@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,10 +37,13 @@ def describe(plugin: Plugin) -> dict[str, Any]:
     return info
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
-    """List installed plugins and what each provides."""
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins and what each provides; 'plugins new' starts one."""
+    if ctx.invoked_subcommand is not None:
+        return
     host = get_host()
     described = [describe(p) for p in host.plugins]
     collisions = [
@@ -90,3 +94,20 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["data", "model", "lit-model"]), default="data",
+              show_default=True, help="What the plugin provides.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory to create the plugin in.")
+def new(name: str, kind: str, output: Path) -> None:
+    """Start a plugin: textclf-NAME with a working KIND component and its tests."""
+    from textclf.scaffold import new_plugin
+
+    files = new_plugin(name, kind, output)
+    root = files[0].parent
+    for path in files:
+        click.echo(f"  {path}")
+    click.echo(f"\nNext: cd {root} && pip install -e '.[test]' && pytest")

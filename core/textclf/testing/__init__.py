@@ -4,6 +4,8 @@
   CLI's output taken apart; the pytest fixtures ``textclf_site`` and ``textclf_cli`` build on them.
 - ``TinyModel``, ``word_tokenizer``: a model that follows the contract and trains in seconds.
 - ``separable_texts``, ``write_separable_dataset``, ``write_rows``: a small two-class task.
+- ``check_plugin``, ``check_component``, ``check_training``: the checks any plugin runs in its
+  own tests (it loads, its components keep their contracts, a tiny training run works).
 
 Names are resolved on first use, so importing this package does not import torch.
 """
@@ -18,6 +20,7 @@ _WHERE = {
     "TEXTCLF": "sites",
     "TinyModel": "models", "word_tokenizer": "models", "INTERRUPT_ENV": "models",
     "separable_texts": "datasets", "write_separable_dataset": "datasets", "write_rows": "datasets",
+    "check_plugin": "checks", "check_component": "checks", "check_training": "checks",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,14 +1,22 @@
-"""The textclf-imdb distribution is installed and registers the imdb data module."""
+"""textclf-imdb against textclf's plugin kit: it loads, keeps the data contract, and trains."""
 
-from textclf.plugins import PluginHost
+from textclf.testing import check_component, check_plugin, check_training
+from textclf_imdb.synthetic import write_archive
 
 
 def test_plugin_registers_imdb_through_its_entry_point():
-    host = PluginHost(strict=True)
-    host.load_builtins()
-    host.load_entry_points()
-    [plugin] = [p for p in host.plugins if p.name == "textclf-imdb"]
-    assert (plugin.error, plugin.entry_point) == (None, "imdb = textclf_imdb.plugin")
-    [imdb] = plugin.components
-    assert (imdb.kind, imdb.name, imdb.target) == ("data", "imdb", "textclf_imdb.data:IMDB")
-    assert host.registry.get("data", "imdb").load().__name__ == "IMDB"
+    plugin = check_plugin("textclf-imdb")
+    assert plugin.entry_point == "imdb = textclf_imdb.plugin"
+    assert [(c.kind, c.name) for c in plugin.components] == [("data", "imdb")]
+
+
+def test_imdb_keeps_the_data_contract_and_documents_its_options():
+    chosen = check_component("data", "imdb")
+    assert [o.flag for o in chosen.options][:3] == ["--data.path", "--data.url", "--data.sha256"]
+
+
+def test_a_few_training_steps_on_an_archive(tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    write_archive(archive, 20)
+    metrics = check_training(tmp_path, data="imdb", data_options={"path": str(archive)})
+    assert metrics["confusion_matrix"]["labels"] == ["neg", "pos"]

@@ -1,0 +1,104 @@
+"""The fastText plugin, tested as any third-party plugin would test itself: with textclf's kit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from textclf import runtime
+from textclf.testing import check_component, check_plugin, check_training, separable_texts
+from textclf_fasttext.model import FastText
+from textclf_fasttext.regime import FastTextSGD
+
+TEXTCLF = str(Path(sys.executable).with_name("textclf"))
+
+
+def test_plugin_loads_and_its_components_keep_their_contracts():
+    plugin = check_plugin("textclf-fasttext")
+    assert {(c.kind, c.name) for c in plugin.components} == {("model", "fasttext"), ("lit-model", "fasttext-sgd")}
+    model = check_component("model", "fasttext")
+    assert [o.name for o in model.options] == ["dim", "ngrams", "buckets", "vocab_size", "min_frequency",
+                                               "max_length", "truncation", "tokenizer"]
+    regime = check_component("lit-model", "fasttext-sgd")
+    assert [o.name for o in regime.options] == ["lr", "label_smoothing", "class_weights"]
+
+
+@pytest.mark.parametrize("lit_model", ["fasttext-sgd", "classifier"])
+def test_a_training_step_runs_with_either_regime(tmp_path, lit_model):
+    metrics = check_training(tmp_path, model="fasttext", lit_model=lit_model)
+    assert metrics["steps"] == 4
+
+
+def test_ngram_ids_are_hashed_inside_the_model():
+    texts = [t for t, _ in separable_texts(50)]
+    model = FastText(["neg", "pos"], train_texts=texts, dim=4, ngrams=3, buckets=97, min_frequency=1)
+    words = model.tokenizer.get_vocab_size()
+    assert model.embedding.num_embeddings == words + 97
+    seen: list[torch.Tensor] = []
+    model.embedding.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    ids = torch.tensor([[5, 6, 7, 0]])
+    model(ids, torch.tensor([[1, 1, 1, 0]]))
+    tokens = seen[0][0].tolist()
+    assert tokens[:4] == [5, 6, 7, 0]  # the words themselves
+    bigrams, trigrams = tokens[4:7], tokens[7:9]
+    assert all(words <= t < words + 97 for t in bigrams + trigrams)
+    assert bigrams[0] != words + (6 * 1 + 5 * 116_049_371) % 97  # order matters: (5, 6) is not (6, 5)
+    unigram_only = FastText(["neg", "pos"], train_texts=texts, ngrams=1, min_frequency=1)
+    assert unigram_only.embedding.num_embeddings == unigram_only.tokenizer.get_vocab_size()
+
+
+def test_the_regime_uses_sparse_sgd_without_clipping():
+    texts = [t for t, _ in separable_texts(50)]
+    regime = FastTextSGD(FastText(["neg", "pos"], train_texts=texts, min_frequency=1))
+    assert regime.model.embedding.sparse
+    ids = torch.tensor(regime.model.encoder.encode_batch(["good film"]))
+    loss = regime.loss(regime(ids, torch.ones_like(ids)), torch.tensor([1]))
+    loss.backward()
+    assert regime.model.embedding.weight.grad.is_sparse
+    regime.configure_gradient_clipping(None, gradient_clip_val=1.0)  # no error: nothing clipped
+
+
+def textclf(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "TEXTCLF_CACHE": str(cache)}
+    return subprocess.run([TEXTCLF, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def test_installed_it_lists_trains_exports_and_predicts(tmp_path):
+    """End to end through the CLI, the plugin installed as a user installs it (pip install)."""
+    from textclf_imdb.synthetic import write_archive
+
+    cache = tmp_path / "cache"
+    listed = json.loads(textclf("plugins", "--json", cwd=tmp_path, cache=cache).stdout)
+    mine = next(p for p in listed["plugins"] if p["name"] == "textclf-fasttext")
+    assert [m["name"] for m in mine["models"]] == ["fasttext"] and mine["error"] is None
+
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    write_archive(archive, 500, seed=4, cues=8)
+    trained = textclf("train", "--data", "imdb", "--data.path", str(archive), "--data.batch-size", "16",
+                      "--model", "fasttext", "--lit-model", "fasttext-sgd", "--model.min-frequency", "1",
+                      "--run-dir", "run", cwd=tmp_path, cache=cache)
+    assert trained.returncode == 0, trained.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["acc"] > 0.9
+
+    exported = textclf("export", "run", "--output", "bundle", cwd=tmp_path, cache=cache)
+    assert exported.returncode == 0, exported.stderr
+    predicted = textclf("predict", "bundle", "a wonderful, superb, moving film", "dreadful and boring",
+                        "--format", "jsonl", cwd=tmp_path, cache=cache)
+    assert [json.loads(line)["label"] for line in predicted.stdout.splitlines()] == ["pos", "neg"]
+
+    model = FastText.load(tmp_path / "run" / "model").eval()
+    texts = ["wonderful superb", "w12 w7 dreadful boring tedious", "plot actor film " * 50]
+    rows = model.encoder.encode_batch(texts)
+    with torch.no_grad():
+        expected = np.stack([torch.softmax(model(torch.tensor([r]), torch.ones(1, len(r), dtype=torch.long)), -1)[0].numpy()
+                             for r in rows])
+    assert np.abs(runtime.load(tmp_path / "bundle").predict_proba(texts) - expected).max() < 1e-5
