@@ -8,7 +8,6 @@ complete and verified.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -20,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from textclf.errors import TextclfError
+from textclf.records import file_sha256
 
 log = logging.getLogger("textclf.download")
 CHUNK = 1 << 20
@@ -36,14 +36,6 @@ class DownloadError(TextclfError):
 
 class _Retry(Exception):
     """A failure worth another attempt (the partial file is kept and resumed)."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download(url: str, dest: Path, *, sha256: str | None = None, retries: int = 5,
@@ -74,7 +66,7 @@ def download(url: str, dest: Path, *, sha256: str | None = None, retries: int = 
             last, urllib.error.HTTPError)
         raise DownloadError(f"cannot download {url}: {_reason(last)}", offline=offline)
     if sha256:
-        actual = sha256_of(part)
+        actual = file_sha256(part)
         if actual != sha256.lower():
             part.unlink(missing_ok=True)
             raise DownloadError(

@@ -27,6 +27,7 @@ from textclf.config import normalize_config
 from textclf.errors import TextclfError, UsageError
 from textclf.models.base import BaseModel
 from textclf.plugins import get_host
+from textclf.records import file_sha256
 from textclf.training.run import RunDir
 
 PARITY_TOLERANCE = 1e-4
@@ -267,7 +268,7 @@ def _seal(directory: Path, manifest: dict[str, Any]) -> None:
     """List every file with its size and SHA-256, then checksum the manifest itself."""
     manifest["files"] = {
         name: {"bytes": (directory / name).stat().st_size,
-               "sha256": runtime.file_digest(directory / name)}
+               "sha256": file_sha256(directory / name)}
         for name in (MODEL, TOKENIZER, CARD)
     }
     manifest["manifest_sha256"] = runtime.manifest_digest(manifest)

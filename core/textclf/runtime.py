@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from textclf.errors import TextclfError
+from textclf.records import file_sha256
 from textclf.text import TextEncoder
 
 #: The bundle format this textclf writes and the newest it reads.
@@ -46,14 +47,6 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
     """SHA-256 over the manifest's content, without the digest field itself."""
     content = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(directory: str | Path) -> dict[str, Any]:
@@ -88,7 +81,7 @@ def verify(directory: str | Path) -> dict[str, Any]:
         if size != expected["bytes"]:
             raise BundleError(f"{file}: {size:,} bytes where the bundle says {expected['bytes']:,} "
                               f"(truncated or replaced); export the bundle again")
-        if file_digest(file) != expected["sha256"]:
+        if file_sha256(file) != expected["sha256"]:
             raise BundleError(f"{file}: its SHA-256 does not match the bundle's (changed, swapped "
                               f"or corrupted); export the bundle again")
     return manifest

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from textclf.errors import TextclfError, UsageError
+from textclf.records import jsonl_records
 
 FORMATS = ("table", "json", "jsonl", "csv")
 _BY_SUFFIX = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
@@ -55,13 +56,7 @@ def read_texts(source: str, input_format: str, text_column: str) -> list[str]:
 
 def _jsonl(text: str, name: str, column: str) -> list[tuple[int, str]]:
     entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{name} line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    for number, record in jsonl_records(text, name, UsageError):
         value = record.get(column) if isinstance(record, dict) else None
         if not isinstance(value, str):
             raise UsageError(f"{name} line {number}: no string field {column!r}; name the field "

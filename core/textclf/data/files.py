@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +11,7 @@ from typing import Any, Literal
 from textclf.data.base import BaseDataModule
 from textclf.data.examples import Examples
 from textclf.errors import TextclfError
+from textclf.records import file_sha256, jsonl_records
 
 Format = Literal["auto", "csv", "tsv", "jsonl"]
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -50,7 +49,7 @@ class Files(BaseDataModule):
                 self._read(split)
 
     def fingerprint(self) -> Any:
-        return {split: _sha256(path) for split, path in self.paths.items() if path is not None}
+        return {split: file_sha256(path) for split, path in self.paths.items() if path is not None}
 
     def label_names(self) -> list[str]:
         labels = set(self._read("train")[1])
@@ -90,14 +89,6 @@ class Files(BaseDataModule):
                 raise TextclfError(f"{path}: no examples, only a header; add rows below it")
             self._rows[split] = rows
         return self._rows[split]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _decode(path: Path, option: str) -> str:
@@ -158,13 +149,7 @@ def _delimited(text: str, path: Path, delimiter: str, text_column: str,
 def _jsonl(text: str, path: Path, text_column: str,
            label_column: str) -> tuple[list[str], list[str], list[int]]:
     texts, labels, lines = [], [], []
-    for line, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise TextclfError(f"{path} line {line}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    for line, record in jsonl_records(text, path):
         if not isinstance(record, dict):
             raise TextclfError(f"{path} line {line}: expected a JSON object, got {type(record).__name__}")
         for field in (text_column, label_column):
