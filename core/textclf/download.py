@@ -93,7 +93,11 @@ def _fetch(url: str, part: Path, timeout: float, show: bool) -> None:
         if exc.code in (408, 429) or exc.code >= 500:
             raise _Retry from exc
         raise DownloadError(f"cannot download {url}: the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, socket.gaierror):  # no name resolution: offline, not flaky
+            raise DownloadError(f"cannot download {url}: {_reason(exc)}", offline=True) from None
+        raise _Retry from exc
+    except (OSError, http.client.HTTPException) as exc:
         raise _Retry from exc
     with response:
         if have and response.status == 206:

@@ -235,3 +235,21 @@ def test_train_end_to_end_from_a_download(textclf_site, serve, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["acc"] > 0.8
     assert metrics["confusion_matrix"]["labels"] == ["neg", "pos"]
+
+
+def test_an_unresolvable_host_fails_at_once_without_retrying(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    def no_network(*args, **kwargs):  # what a machine without network answers; no query leaves it
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    start = time.perf_counter()
+    with pytest.raises(DownloadError) as offline:
+        IMDB(url="http://no-such-host.invalid/aclImdb_v1.tar.gz", cache_dir=tmp_path).prepare_data()
+    assert time.perf_counter() - start < 5  # not 1 + 2 + 4 + 8 + 16 s of backoff
+    assert str(offline.value) == (
+        "cannot download http://no-such-host.invalid/aclImdb_v1.tar.gz: cannot resolve the host name "
+        "(no network?); without network, get aclImdb_v1.tar.gz elsewhere and pass it, or the aclImdb "
+        "directory inside it, with --data.path")
