@@ -75,8 +75,8 @@ class BaseDataModule(pl.LightningDataModule):
     # -- what the core does ---------------------------------------------------------------------
     def train_texts(self) -> list[str]:
         """The training texts (after the validation split), for models that build a tokenizer."""
-        texts, labels = self._train_examples()
-        return [texts[i] for i in self._train_val_indices(labels)[0]]
+        found = self.raw_examples("train")
+        return found[0] if found else []
 
     def attach(self, encoder: TextEncoder) -> None:
         """Tokenize every split with the model's encoder, or load the tokens from the cache."""

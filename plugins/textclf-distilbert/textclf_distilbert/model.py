@@ -109,15 +109,35 @@ class DistilBERT(BaseModel):
 @contextlib.contextmanager
 def _quiet_transformers() -> Iterator[None]:
     """No progress bars or "newly initialized weights" notes: a new head is the point here."""
+    from huggingface_hub.utils import logging as hub_logging
     from transformers.utils import logging as hf_logging
 
-    level = hf_logging.get_verbosity()
+    levels = hf_logging.get_verbosity(), hub_logging.get_verbosity()
     hf_logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
         yield
     finally:
-        hf_logging.set_verbosity(level)
+        hf_logging.set_verbosity(levels[0])
+        hub_logging.set_verbosity(levels[1])
+
+
+def _hub_unreachable() -> bool:
+    """Offline mode, or the hub's host name does not resolve: use the local cache only, at once,
+    instead of letting every request retry for half a minute."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return True
+    try:
+        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
+    except OSError:
+        return True
+    return False
 
 
 def _label_maps(labels: list[str]) -> dict[str, Any]:
@@ -130,15 +150,16 @@ def _from_checkpoint(checkpoint: str, labels: list[str], dropout: float | None):
 
     local = Path(checkpoint).expanduser()
     source = str(local) if local.exists() else checkpoint
+    cached_only = {"local_files_only": True} if not local.exists() and _hub_unreachable() else {}
     try:
-        config = AutoConfig.from_pretrained(source, **_label_maps(labels))
+        config = AutoConfig.from_pretrained(source, **cached_only, **_label_maps(labels))
         for field in DROPOUT_FIELDS:
             if dropout is not None and hasattr(config, field):
                 setattr(config, field, dropout)
         hf = AutoModelForSequenceClassification.from_pretrained(
-            source, config=config, attn_implementation="sdpa",
+            source, config=config, attn_implementation="sdpa", **cached_only,
             ignore_mismatched_sizes=True)  # a classification checkpoint with other labels
-        hf_tokenizer = AutoTokenizer.from_pretrained(source)
+        hf_tokenizer = AutoTokenizer.from_pretrained(source, **cached_only)
     except OSError as exc:
         raise TextclfError(_unreachable(checkpoint, local, exc)) from None
     except ValueError as exc:
