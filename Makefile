@@ -23,11 +23,15 @@ train: install
 test: install
 	$(BIN)/python -m pytest $(ARGS)
 
+# The CPU benchmarks behind BENCHMARKS.md (about 25 minutes on 2 cores). The GPU one runs by hand
+# on a GPU machine: see benchmarks/distilbert_gpu.py.
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/imdb_prepare.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/fasttext_imdb.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
