@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textclf.testing import TINY_MODEL_PLUGIN
+
 # A plugin providing one of each kind plus a command, laid out as a plugin should be: a light
 # hook module, and its components in another module imported only when chosen. The components
 # follow the contracts but are never trained: they exercise registration and options.
@@ -159,10 +161,4 @@ def register_commands(cli):
 '''
 
 # The tiny test model from textclf.testing, registered as an outside plugin would register it.
-TINY_MODEL = '''
-from textclf import hookimpl
-
-@hookimpl
-def register_models(register):
-    register("tiny", "textclf.testing.models:TinyModel", help="Mean of word embeddings, for tests")
-'''
+TINY_MODEL = TINY_MODEL_PLUGIN

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from textclf import runtime
-from textclf.testing import PluginSite, TinyModel, lines, separable_texts, write_separable_dataset
+from textclf.testing import PluginSite, TinyModel, lines, write_separable_dataset
 
 TEXTS = ["a good great film", "bad awful poor", "word1 " * 200 + "superb", "fine", "dreadful boring"]
 

@@ -24,7 +24,7 @@ def build_wheel(directory: Path) -> Path:
         "textclf_roundtrip_probe-1.0.dist-info/WHEEL":
             "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         "textclf_roundtrip_probe-1.0.dist-info/entry_points.txt":
-            f"[textclf]\nprobe = textclf_roundtrip_probe\n",
+            "[textclf]\nprobe = textclf_roundtrip_probe\n",
     }
     record = []
     for name, text in files.items():

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from textclf.console import format_bytes
 from textclf.errors import TextclfError
 from textclf.records import file_sha256
 
@@ -74,7 +75,7 @@ def download(url: str, dest: Path, *, sha256: str | None = None, retries: int = 
                 f"corrupted on the way or the server sends another file (deleted it; run again, "
                 f"or set the right --data.sha256 for a mirror)")
     os.replace(part, dest)
-    log.info(f"downloaded {_size(dest.stat().st_size)} in {time.perf_counter() - start:.1f} s"
+    log.info(f"downloaded {format_bytes(dest.stat().st_size)} in {time.perf_counter() - start:.1f} s"
              + (", SHA-256 verified" if sha256 else ""))
     return dest
 
@@ -107,9 +108,9 @@ def _fetch(url: str, part: Path, timeout: float, show: bool) -> None:
         length = response.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else None
         if not have:
-            log.info(f"downloading {url}" + (f" ({_size(total)})" if total else ""))
+            log.info(f"downloading {url}" + (f" ({format_bytes(total)})" if total else ""))
         else:
-            log.info(f"resuming {url} at {_size(have)}" + (f" of {_size(total)}" if total else ""))
+            log.info(f"resuming {url} at {format_bytes(have)}" + (f" of {format_bytes(total)}" if total else ""))
         received = have
         with part.open(mode) as handle, _progress(show, total, have, part.name) as advance:
             try:
@@ -120,7 +121,7 @@ def _fetch(url: str, part: Path, timeout: float, show: bool) -> None:
             except (OSError, http.client.HTTPException) as exc:
                 raise _Retry from exc
         if total is not None and received < total:
-            raise _Retry from ConnectionError(f"connection closed after {_size(received)} of {_size(total)}")
+            raise _Retry from ConnectionError(f"connection closed after {format_bytes(received)} of {format_bytes(total)}")
 
 
 class _progress:
@@ -161,13 +162,3 @@ def _reason(exc: BaseException | None) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"
     return str(exc) or type(exc).__name__
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"

@@ -23,7 +23,7 @@ import torch
 
 from textclf import __version__, atomic, runtime
 from textclf.components import resolve_recorded
-from textclf.config import normalize_config
+from textclf.console import format_bytes
 from textclf.errors import TextclfError, UsageError
 from textclf.models.base import BaseModel
 from textclf.plugins import get_host
@@ -58,17 +58,12 @@ class Texts:
 def export(run_path: Path, output: Path, *, quantize: str | None = None, optimize: bool = True,
            overwrite: bool = False, echo: Echo = print) -> dict[str, Any]:
     """Export the run at ``run_path`` to the bundle directory ``output``; returns its manifest."""
-    run = RunDir.open(run_path, "textclf export")
-    status = run.state().get("status")
-    if status != "completed":
-        raise UsageError(f"{run_path}: the run has not finished (status: {status or 'unknown'}); "
-                         f"continue it with textclf train --resume {run_path}")
+    run = RunDir.open_finished(run_path, "textclf export")
     if output.exists() and not overwrite:
         raise UsageError(f"--output {output}: already exists; choose another directory or "
                          f"replace it with --overwrite")
-    where = str(run.config_file)
-    config = normalize_config(run.read_config(), where)
-    resolved = resolve_recorded(get_host().registry, config, where)
+    config = run.recorded_config()
+    resolved = resolve_recorded(get_host().registry, config, str(run.config_file))
     model: BaseModel = resolved.chosen["model"].cls.load(run.model_dir).eval()
     texts = _check_texts(resolved, model, need_labels=quantize is not None, echo=echo)
 
@@ -86,7 +81,7 @@ def export(run_path: Path, output: Path, *, quantize: str | None = None, optimiz
             (tmp / CARD).write_text(model_card(manifest, config), encoding="utf-8")
         _seal(tmp, manifest)
         runtime.verify(tmp)
-    echo(f"bundle: {output} ({_size(sum(f['bytes'] for f in manifest['files'].values()))})")
+    echo(f"bundle: {output} ({format_bytes(sum(f['bytes'] for f in manifest['files'].values()))})")
     return manifest
 
 
@@ -177,7 +172,8 @@ def _to_onnx(model: BaseModel, path: Path, optimize: bool, echo: Echo) -> dict[s
 def _parity(model: BaseModel, bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
     """Compare the PyTorch and ONNX logits on texts of varied lengths; fail beyond tolerance."""
     sample = _spread(texts, PARITY_TEXTS)
-    bundle = runtime.load(bundle_dir, provider="cpu", max_batch_tokens=1 << 30)
+    # Just sealed: no need to hash every file again before loading it.
+    bundle = runtime.load(bundle_dir, provider="cpu", max_batch_tokens=1 << 30, verify_files=False)
     rows = model.encoder.encode_batch(sample)
 
     def torch_logits(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -220,7 +216,7 @@ def _quantize(bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
     sizes = {"fp32": fp32["bytes"], "int8": int8["bytes"]}
     echo(f"int8: {len(sample)} texts ({texts.source}): accuracy {accuracy['fp32']:.4f} -> "
          f"{accuracy['int8']:.4f}, agreement with fp32 {agreement:.2%}")
-    echo(f"  size {_size(sizes['fp32'])} -> {_size(sizes['int8'])}, speed "
+    echo(f"  size {format_bytes(sizes['fp32'])} -> {format_bytes(sizes['int8'])}, speed "
          f"{fp32['per_second']:,.0f} -> {int8['per_second']:,.0f} texts/s (batch 32, CPU)")
     if accuracy["int8"] < accuracy["fp32"] - INT8_MAX_DROP:
         raise ExportError(f"int8 quantization lost {100 * (accuracy['fp32'] - accuracy['int8']):.2f} "
@@ -320,7 +316,3 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
         yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
     ]
     return "\n".join(lines)
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} KB"

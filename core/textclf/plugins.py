@@ -20,6 +20,7 @@ import click
 import pluggy
 
 from textclf import hookspecs
+from textclf.console import warn
 from textclf.errors import PluginError
 from textclf.hookspecs import PLUGIN_API_VERSION
 from textclf.registry import Component, Registry, normalize_dist, validate_registration
@@ -248,7 +249,7 @@ def get_host(*, external: bool = True) -> PluginHost:
     """The process's plugin host; ``external=False`` stops at the core's own plugin."""
     global _host
     if _host is None:
-        _host = PluginHost(on_problem=_warn)
+        _host = PluginHost(on_problem=warn)
         _host.load_builtins()
     if external:
         _host.load_entry_points()
@@ -260,6 +261,3 @@ def reset_host() -> None:
     global _host
     _host = None
 
-
-def _warn(message: str) -> None:
-    click.echo(click.style("warning: ", fg="yellow") + message, err=True)

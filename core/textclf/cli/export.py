@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from textclf.cli.train import echo
+from textclf.console import info
 
 
 @click.command("export")
@@ -24,4 +24,4 @@ def export_command(run_path: Path, output: Path, quantize: str | None, optimize:
     """Export a run's model as a self-contained ONNX bundle."""
     from textclf.export import export
 
-    export(run_path, output, quantize=quantize, optimize=optimize, overwrite=overwrite, echo=echo)
+    export(run_path, output, quantize=quantize, optimize=optimize, overwrite=overwrite, echo=info)

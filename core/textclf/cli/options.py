@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from textclf.components import DEFAULT_LIT_MODEL, SECTION, Chosen, Resolved, choose, resolve, trainer_options
-from textclf.config import load_config, normalize_config
+from textclf.config import load_config
 from textclf.options import NAME_KEY, Option
 from textclf.plugins import get_host
 
@@ -32,7 +32,7 @@ class ComponentCommand(click.Command):
             run = RunDir.open(Path(early["resume"]), "--resume")
             check_resumable(run, ctx)
             where = f"--resume {run.path}"
-            config = normalize_config(run.read_config(), f"{where}: config.yaml")
+            config = run.recorded_config(f"{where}: config.yaml")
         else:
             where = f"--config {early['config']}" if early.get("config") else "--config"
             config = load_config(Path(early["config"])) if early.get("config") else {}
@@ -41,16 +41,15 @@ class ComponentCommand(click.Command):
         asks_help = any(a in ctx.help_option_names for a in args[: _end(args)])
         if not (asks_help and not names["data"] and not names["model"]):
             names["lit-model"] = names["lit-model"] or DEFAULT_LIT_MODEL
+        registry = get_host().registry
         if not asks_help:
             missing = [f"--{kind} NAME" for kind in ("data", "model") if not names[kind]]
             if missing:
-                registry = get_host().registry
                 available = "; ".join(
                     f"{kind}: {', '.join(registry.names(kind)) or 'none installed'}"
                     for kind in ("data", "model") if not names[kind]
                 )
                 raise click.UsageError(f"missing {' and '.join(missing)} ({available})", ctx)
-        registry = get_host().registry
         ctx.meta["textclf.config"] = (config, where)
         ctx.meta["textclf.chosen"] = {kind: choose(registry, kind, name)
                                       for kind, name in names.items() if name}

@@ -11,15 +11,12 @@ from typing import Any
 
 import click
 
+from textclf.console import warn
 from textclf.errors import TextclfError, UsageError
 from textclf.records import jsonl_records
 
 FORMATS = ("table", "json", "jsonl", "csv")
 _BY_SUFFIX = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
-
-
-def warn(message: str) -> None:
-    click.echo(click.style("warning: ", fg="yellow") + message, err=True)
 
 
 def read_texts(source: str, input_format: str, text_column: str) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from textclf.cli.train import echo
+from textclf.console import info
 
 
 @click.command()
@@ -23,26 +23,18 @@ def test(run_path: Path, split: str, accelerator: str, batch_size: int | None, a
          progress: bool | None) -> None:
     """Evaluate a run's best model on its test split."""
     from textclf.components import resolve_recorded
-    from textclf.config import normalize_config
-    from textclf.errors import UsageError
     from textclf.plugins import get_host
     from textclf.training import pipeline
     from textclf.training.run import RunDir
     from textclf.training.summary import print_summary
 
-    run = RunDir.open(run_path, "textclf test")
-    status = run.state().get("status")
-    if status != "completed":
-        raise UsageError(
-            f"{run_path}: the run has not finished (status: {status or 'unknown'}); continue it "
-            f"with textclf train --resume {run_path}")
-    where = f"{run.config_file}"
+    run = RunDir.open_finished(run_path, "textclf test")
     overrides = {"trainer": {"accelerator": accelerator}}
     if batch_size:
         overrides["data"] = {"batch_size": batch_size}
-    resolved = resolve_recorded(get_host().registry, normalize_config(run.read_config(), where),
-                                where, overrides)
-    metrics = pipeline.test_run(run, resolved, split, progress=progress, echo=echo)
+    resolved = resolve_recorded(get_host().registry, run.recorded_config(), str(run.config_file),
+                                overrides)
+    metrics = pipeline.test_run(run, resolved, split, progress=progress, echo=info)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:

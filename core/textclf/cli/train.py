@@ -9,12 +9,7 @@ import click
 
 from textclf.cli.options import ComponentCommand
 from textclf.components import DEFAULT_LIT_MODEL
-
-
-def echo(message: str) -> None:
-    if message.startswith("warning: "):
-        message = click.style("warning: ", fg="yellow") + message[len("warning: "):]
-    click.echo(message, err=True)
+from textclf.console import info
 
 
 @click.command(cls=ComponentCommand)
@@ -48,6 +43,6 @@ def train(ctx: click.Context, run_dir: Path | None, overwrite: bool, resume: Pat
 
     run = RunDir.open(resume, "--resume") if resume is not None else None
     metrics = pipeline.train(resolved, run_dir=run_dir, overwrite=overwrite, resume=run,
-                             progress=progress, echo=echo)
+                             progress=progress, echo=info)
     if metrics is not None:
         print_summary(metrics)

@@ -19,8 +19,9 @@ from textclf.text import TRUNCATIONS, TextEncoder
 MODEL_FILE = "textclf_model.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
-#: Constructor arguments the pipeline supplies, never saved as options.
-PIPELINE_ARGS = ("labels", "train_texts", "tokenizer")
+#: Constructor arguments that are not options of the model (supplied by the pipeline, or saved
+#: as files of their own), so ``save`` does not record them.
+NOT_OPTIONS = ("labels", "train_texts", "tokenizer")
 
 
 class BaseModel(nn.Module):
@@ -46,7 +47,7 @@ class BaseModel(nn.Module):
         self = super().__new__(cls)
         bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
         bound.apply_defaults()
-        options = {k: v for k, v in list(bound.arguments.items())[1:] if k not in PIPELINE_ARGS}
+        options = {k: v for k, v in list(bound.arguments.items())[1:] if k not in NOT_OPTIONS}
         kwargs_param = [p for p in inspect.signature(cls.__init__).parameters.values()
                         if p.kind is p.VAR_KEYWORD]
         if kwargs_param:

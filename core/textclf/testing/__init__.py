@@ -17,7 +17,7 @@ from typing import Any
 
 _WHERE = {
     "PluginSite": "sites", "Result": "sites", "lines": "sites", "table_rows": "sites",
-    "TEXTCLF": "sites",
+    "TEXTCLF": "sites", "TINY_MODEL_PLUGIN": "sites",
     "TinyModel": "models", "word_tokenizer": "models", "INTERRUPT_ENV": "models",
     "separable_texts": "datasets", "write_separable_dataset": "datasets", "write_rows": "datasets",
     "check_plugin": "checks", "check_component": "checks", "check_training": "checks",

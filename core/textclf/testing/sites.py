@@ -17,6 +17,16 @@ from pathlib import Path
 #: The ``textclf`` script of the running environment.
 TEXTCLF = str(Path(sys.executable).with_name("textclf"))
 
+#: A plugin registering ``TinyModel`` as the model ``tiny``: ``site.add("textclf-tiny",
+#: TINY_MODEL_PLUGIN)`` gives a data plugin's tests a model that trains in seconds.
+TINY_MODEL_PLUGIN = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_models(register):
+    register("tiny", "textclf.testing.models:TinyModel", help="Mean of word embeddings, for tests")
+'''
+
 
 class Result:
     """What a command printed and its exit status, like ``subprocess.CompletedProcess``."""

@@ -92,8 +92,8 @@ def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = 
     trainer_values["precision"] = resolve_precision(trainer_values["precision"],
                                                     trainer_values["accelerator"])
     pl.seed_everything(trainer_values["seed"], workers=True, verbose=False)
-    if resume is None and primary and run_dir is not None and run_dir.exists() and not overwrite:
-        RunDir.create(run_dir, overwrite=False)  # fail before any work: the run dir is taken
+    if resume is None and primary and run_dir is not None and not overwrite:
+        RunDir.ensure_free(run_dir)  # fail before any work, not after the data is prepared
     built = build(resolved, model_dir=resume.model_dir if resume else None, echo=say)
 
     run = _open_run(resolved, built, run_dir, overwrite, resume, primary)

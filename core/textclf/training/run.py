@@ -46,15 +46,26 @@ class RunDir:
     best_checkpoint = property(lambda self: self.checkpoints / "best.ckpt")
     last_checkpoint = property(lambda self: self.checkpoints / "last.ckpt")
 
+    @staticmethod
+    def taken(path: Path) -> bool:
+        """Whether ``path`` holds something a new run would replace."""
+        return path.exists() and (not path.is_dir() or any(path.iterdir()))
+
+    @classmethod
+    def ensure_free(cls, path: Path) -> None:
+        """Refuse, before any work, a run directory that is already taken."""
+        if cls.taken(path):
+            raise UsageError(
+                f"--run-dir {path}: already exists; choose another --run-dir, continue it "
+                f"with --resume {path}, or replace it with --overwrite"
+            )
+
     @classmethod
     def create(cls, path: Path, overwrite: bool) -> RunDir:
         """A new, empty run directory; an existing non-empty one only with ``overwrite``."""
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if cls.taken(path):
             if not overwrite:
-                raise UsageError(
-                    f"--run-dir {path}: already exists; choose another --run-dir, continue it "
-                    f"with --resume {path}, or replace it with --overwrite"
-                )
+                cls.ensure_free(path)
             if path.is_dir():
                 shutil.rmtree(path)
             else:
@@ -73,6 +84,22 @@ class RunDir:
             reason = "no such directory" if not path.exists() else "no config.yaml in it"
             raise UsageError(f"{what} {path}: not a textclf run ({reason})")
         return run
+
+    @classmethod
+    def open_finished(cls, path: Path, what: str) -> RunDir:
+        """An existing run that completed (what ``test`` and ``export`` need)."""
+        run = cls.open(path, what)
+        status = run.state().get("status")
+        if status != "completed":
+            raise UsageError(f"{path}: the run has not finished (status: {status or 'unknown'}); "
+                             f"continue it with textclf train --resume {path}")
+        return run
+
+    def recorded_config(self, where: str | None = None) -> dict[str, dict[str, Any]]:
+        """The run's config.yaml, checked like a --config file (``where`` names it in errors)."""
+        from textclf.config import normalize_config
+
+        return normalize_config(self.read_config(), where or str(self.config_file))
 
     def read_config(self) -> dict[str, Any]:
         import yaml

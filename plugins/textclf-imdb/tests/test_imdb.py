@@ -11,19 +11,13 @@ from pathlib import Path
 import pytest
 
 from textclf.download import DownloadError, download
-from textclf.testing import lines
+from textclf.testing import TINY_MODEL_PLUGIN, lines
 from textclf_imdb import reviews as store
 from textclf_imdb.data import IMDB
 from textclf_imdb.synthetic import Member, write_archive
 
 
-TINY_MODEL = '''
-from textclf import hookimpl
-
-@hookimpl
-def register_models(register):
-    register("tiny", "textclf.testing.models:TinyModel", help="A tiny test model")
-'''
+TINY_MODEL = TINY_MODEL_PLUGIN
 
 
 def files_under(directory: Path) -> list[str]:
