@@ -147,6 +147,31 @@ def register_data(register):
 '''
 
 
+REGISTERED_TWICE = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_data(register):
+    register("twice", "x:Y")
+    register("twice", "x:Z")
+'''
+
+BAD_NAME = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_models(register):
+    register("my:model", "x:Y")
+'''
+
+BAD_HELP = '''
+from textclf import hookimpl
+
+@hookimpl
+def register_lit_models(register):
+    register("regime", "x:Y", help=42)
+'''
+
 COMMAND_CLASH = '''
 import click
 from textclf import hookimpl

@@ -140,16 +140,34 @@ def test_predict_inputs(trained, textclf_cli, tmp_path):
     (("-i", "nope.txt"), "error: --input nope.txt: no such file"),
     (("-i", "{bad}"), "error: {bad} line 1: invalid JSON (Expecting value at column 1)"),
     (("-i", "{csv}"), "error: {csv}: no column 'text' (columns: id, body); name it with --text-column"),
+    (("-i", "{nofield}"), "error: {nofield} line 1: no string field 'text'; name the field with --text-column"),
 ])
 def test_predict_input_mistakes(trained, textclf_cli, tmp_path, args, message):
     (tmp_path / "bad.jsonl").write_text("not json\n")
     (tmp_path / "x.csv").write_text("id,body\n1,hi\n")
-    paths = {"{bad}": str(tmp_path / "bad.jsonl"), "{csv}": str(tmp_path / "x.csv")}
+    (tmp_path / "nofield.jsonl").write_text('{"review": "hi"}\n')
+    paths = {"{bad}": str(tmp_path / "bad.jsonl"), "{csv}": str(tmp_path / "x.csv"),
+             "{nofield}": str(tmp_path / "nofield.jsonl")}
     args = tuple(paths.get(a, a) for a in args)
     for key, value in paths.items():
         message = message.replace(key, value)
     result = textclf_cli("predict", str(trained["bundle"]), *args)
     assert (result.returncode, lines(result.stderr)) == (2, [message])
+
+
+def test_predict_on_cuda_without_cuda(trained, textclf_cli):
+    result = textclf_cli("predict", str(trained["bundle"]), "fine", "--provider", "cuda")
+    assert (result.returncode, result.stdout, lines(result.stderr)) == (1, "", [
+        "error: --provider cuda: onnxruntime here has no CUDA execution provider; install "
+        "onnxruntime-gpu, or use --provider cpu"])
+
+
+def test_predict_output_that_cannot_be_written(trained, textclf_cli, tmp_path):
+    (tmp_path / "blocker").write_text("a file")
+    result = textclf_cli("predict", str(trained["bundle"]), "fine", "-o", str(tmp_path / "blocker" / "out.json"))
+    assert (result.returncode, result.stdout, lines(result.stderr)) == (1, "", [
+        f"error: --output {tmp_path / 'blocker' / 'out.json'}: cannot write it: File exists"])
+    assert (tmp_path / "blocker").read_text() == "a file"
 
 
 def test_predict_runs_where_torch_cannot_be_imported(trained, tmp_path):
@@ -228,6 +246,9 @@ def tamper(bundle: Path, case: str) -> str:
         manifest["manifest_sha256"] = runtime.manifest_digest(manifest)
         manifest_path.write_text(json.dumps(manifest))
         return f"{bundle}: bundle format 2 is newer than this textclf 0.1.0 reads (format 1); upgrade textclf"
+    if case == "no format version":
+        manifest_path.write_text(json.dumps({"labels": ["neg", "pos"]}))
+        return f"{manifest_path}: not a textclf bundle manifest (no format version); export the bundle again"
     if case == "not a bundle":
         manifest_path.unlink()
         return f"{bundle}: not a textclf bundle (no textclf.json); export one with textclf export RUN --output DIR"
@@ -235,7 +256,7 @@ def tamper(bundle: Path, case: str) -> str:
 
 
 @pytest.mark.parametrize("case", ["missing file", "truncated file", "tampered file", "edited manifest",
-                                  "newer format", "not a bundle"])
+                                  "newer format", "no format version", "not a bundle"])
 def test_a_damaged_bundle_is_one_clear_error(trained, textclf_cli, tmp_path, case):
     bundle = copy_bundle(trained, tmp_path)
     message = tamper(bundle, case)

@@ -123,6 +123,26 @@ def test_unwritable_cache_is_one_error(cli, work):
     assert not (work / "r").exists()
 
 
+def test_a_directory_where_a_file_should_be(cli, work):
+    (work / "train.csv").mkdir()
+    before = digest(work / "existing-run")
+    result = cli("train", "--data", "files", "--data.train", str(work / "train.csv"), "--model", "tiny",
+                 "--run-dir", str(work / "existing-run"), "--overwrite")
+    assert (result.returncode, lines(result.stderr)) == (1, [
+        f"error: --data.train {work / 'train.csv'}: is a directory, expected a file"])
+    assert digest(work / "existing-run") == before
+
+
+def test_a_run_directory_that_cannot_be_made(cli, work):
+    write_rows(work / "train.csv", GOOD)
+    (work / "blocker").write_text("a file")
+    result = cli("train", "--data", "files", "--data.train", str(work / "train.csv"), "--model", "tiny",
+                 "--run-dir", str(work / "blocker" / "run"), env={"TEXTCLF_CACHE": str(work / "cache")})
+    assert (result.returncode, lines(result.stderr)[-1]) == (
+        1, f"error: --run-dir {work / 'blocker' / 'run'}: cannot create it: Not a directory")
+    assert (work / "blocker").read_text() == "a file"
+
+
 def test_bad_common_options(cli, work):
     write_rows(work / "train.csv", GOOD)
     base = ["train", "--data", "files", "--data.train", str(work / "train.csv"), "--model", "tiny"]
@@ -133,6 +153,10 @@ def test_bad_common_options(cli, work):
     weights = cli(*base, "--lit-model.class-weights", "1,2,3")
     assert (weights.returncode, lines(weights.stderr)[-1]) == (
         1, "error: --lit-model.class-weights has 3 weights for 2 labels (neg, pos); give one per label")
+    warmup = cli(*base, "--lit-model.warmup-ratio", "1.5")
+    assert lines(warmup.stderr)[-1] == "error: --lit-model.warmup-ratio 1.5: must be in [0, 1)"
+    betas = cli(*base, "--lit-model.betas", "0.9")
+    assert lines(betas.stderr)[-1] == "error: --lit-model.betas needs two values, got 1"
 
 
 def test_labels_of_every_kind_parse(work):

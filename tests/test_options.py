@@ -227,3 +227,7 @@ def test_missing_config_file(good, tmp_path):
     result = good.run(*TRAIN, "--config", str(tmp_path / "nope.yaml"))
     assert (result.returncode, lines(result.stderr)) == (
         2, [f"error: --config {tmp_path / 'nope.yaml'}: no such file; check the path"])
+    (tmp_path / "dir.yaml").mkdir()
+    directory = good.run(*TRAIN, "--config", str(tmp_path / "dir.yaml"))
+    assert (directory.returncode, lines(directory.stderr)) == (
+        2, [f"error: --config {tmp_path / 'dir.yaml'}: is a directory, expected a YAML file"])

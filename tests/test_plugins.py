@@ -91,6 +91,20 @@ BROKEN_CASES = {
         "plugin textclf-bad 0.3 implements register_data(registrar), asking for registrar, "
         "but the hook passes only register_data(register)",
     ),
+    "name registered twice": (
+        src.REGISTERED_TWICE,
+        "plugin textclf-bad 0.3 raised ValueError in hook register_data: data 'twice' is registered twice",
+    ),
+    "invalid name": (
+        src.BAD_NAME,
+        "plugin textclf-bad 0.3 raised ValueError in hook register_models: invalid model name "
+        "'my:model': use letters, digits and - _ . + (no ':' or spaces)",
+    ),
+    "help not a string": (
+        src.BAD_HELP,
+        "plugin textclf-bad 0.3 raised ValueError in hook register_lit_models: help for lit-model "
+        "'regime' must be a string, got int",
+    ),
     "invalid registration": (
         src.BAD_TARGET,
         "plugin textclf-bad 0.3 raised ValueError in hook register_data: invalid import path "

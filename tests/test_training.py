@@ -131,6 +131,16 @@ def test_resume_refuses_what_it_cannot_do(tiny):
         "cannot change it (only the hardware may: --accelerator, --devices, --num-nodes, "
         "--precision, --strategy) (see 'textclf train --help')"])
 
+    before = digest(tiny.cwd / "done")
+    original = tiny.data["train"].read_text()
+    tiny.data["train"].write_text(original + "a brand new kind of review,neutral\n")
+    relabelled = tiny.run("train", "--resume", "done", env=env, cwd=tiny.cwd)
+    assert (relabelled.returncode, lines(relabelled.stderr)[-1]) == (1, (
+        "error: done/model: the model's labels (neg, pos) differ from the data's (neg, neutral, "
+        "pos); the data changed since the run started"))
+    assert digest(tiny.cwd / "done") == before
+    tiny.data["train"].write_text(original)
+
     (tiny.cwd / "done/checkpoints/last.ckpt").unlink()
     no_checkpoint = tiny.run("train", "--resume", "done", env=env, cwd=tiny.cwd)
     assert (no_checkpoint.returncode, lines(no_checkpoint.stderr)) == (2, [
@@ -141,6 +151,26 @@ def test_resume_refuses_what_it_cannot_do(tiny):
     assert (unfinished.returncode, lines(unfinished.stderr)) == (2, [
         "error: done: the run has not finished (status: interrupted); continue it with "
         "textclf train --resume done"])
+
+
+def test_a_run_whose_model_is_gone(tiny):
+    assert train(tiny, "--run-dir", "gone", "--max-epochs", "1").returncode == 0
+    import shutil
+
+    env = {"TEXTCLF_CACHE": str(tiny.cache)}
+    (tiny.cwd / "gone" / "model" / "textclf_model.json").write_text("{ not json")
+    damaged = tiny.run("test", "gone", env=env, cwd=tiny.cwd)
+    assert damaged.returncode == 1 and lines(damaged.stderr)[-1].startswith(
+        "error: gone/model/textclf_model.json: unreadable (") and lines(damaged.stderr)[-1].endswith(
+        "); the model directory is damaged")
+    shutil.rmtree(tiny.cwd / "gone" / "model")
+    result = tiny.run("test", "gone", env=env, cwd=tiny.cwd)
+    assert (result.returncode, lines(result.stderr)[-1]) == (
+        1, "error: gone/model: no textclf_model.json; is it a model saved by textclf?")
+    (tiny.cwd / "gone" / "config.yaml").write_text("data: [unclosed\n")
+    config = tiny.run("test", "gone", env=env, cwd=tiny.cwd)
+    assert config.returncode == 1 and lines(config.stderr)[-1].startswith(
+        "error: gone/config.yaml: unreadable (") and lines(config.stderr)[-1].endswith("); the run is damaged")
 
 
 def test_an_existing_run_is_never_overwritten_unless_asked(tiny):

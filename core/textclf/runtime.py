@@ -64,7 +64,8 @@ def verify(directory: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path}: damaged ({exc}); export the bundle again") from None
     version = manifest.get("format") if isinstance(manifest, dict) else None
     if not isinstance(version, int):
-        raise BundleError(f"{path}: not a textclf bundle manifest (no format version)")
+        raise BundleError(f"{path}: not a textclf bundle manifest (no format version); export the "
+                          f"bundle again")
     if version > FORMAT:
         from textclf import __version__
 

@@ -64,6 +64,17 @@ def test_the_regime_uses_sparse_sgd_without_clipping():
     regime.configure_gradient_clipping(None, gradient_clip_val=1.0)  # no error: nothing clipped
 
 
+def test_a_bad_ngrams_value_is_one_line(textclf_cli, tmp_path):
+    from textclf.testing import lines, write_rows
+
+    write_rows(tmp_path / "train.csv", separable_texts(40))
+    result = textclf_cli("train", "--data", "files", "--data.train", str(tmp_path / "train.csv"),
+                         "--model", "fasttext", "--model.ngrams", "5", "--run-dir", str(tmp_path / "run"),
+                         env={"TEXTCLF_CACHE": str(tmp_path / "c")})
+    assert (result.returncode, lines(result.stderr)[-1]) == (1, "error: --model.ngrams 5: choose 1 to 4")
+    assert not (tmp_path / "run").exists()
+
+
 def textclf(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     import os
 

@@ -16,6 +16,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from torch import nn
 
 from textclf import BaseModel
+from textclf.errors import TextclfError
 from textclf.text import Truncation
 
 PAD, UNK = "[PAD]", "[UNK]"
@@ -53,7 +54,7 @@ class FastText(BaseModel):
                  min_frequency: int = 2, max_length: int = 2048, truncation: Truncation = "head",
                  tokenizer: Path | None = None) -> None:
         if not 1 <= ngrams <= len(_PRIMES):
-            raise ValueError(f"--model.ngrams {ngrams}: choose 1 to {len(_PRIMES)}")
+            raise TextclfError(f"--model.ngrams {ngrams}: choose 1 to {len(_PRIMES)}")
         if tokenizer is not None:
             built = Tokenizer.from_file(str(tokenizer))
         elif train_texts is not None:

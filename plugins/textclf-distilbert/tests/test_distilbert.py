@@ -158,6 +158,28 @@ def test_unreachable_hub_names_the_way_out(textclf_cli, tmp_path):
         f"error: --model.checkpoint {tmp_path / 'nowhere'}: not a usable checkpoint directory (")
 
 
+def test_bad_model_options_are_one_line_and_keep_an_existing_run(textclf_cli, tmp_path):
+    train, _ = _write_files(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("precious")
+    (tmp_path / "junk.json").write_text("not a tokenizer")
+    base = ["train", "--data", "files", "--data.train", str(train), "--model", "distilbert",
+            "--model.pretrained", "false", "--run-dir", str(run), "--overwrite"]
+    cases = [
+        (("--model.dim", "30", "--model.heads", "4"), "error: --model.dim 30 must be a multiple of --model.heads 4"),
+        (("--model.tokenizer", str(tmp_path / "none.json")),
+         f"error: --model.tokenizer {tmp_path / 'none.json'}: no such tokenizer.json"),
+    ]
+    for args, message in cases:
+        result = textclf_cli(*base, *args, env={"TEXTCLF_CACHE": str(tmp_path / "c")})
+        assert (result.returncode, lines(result.stderr)[-1]) == (1, message)
+    junk = textclf_cli(*base, "--model.tokenizer", str(tmp_path / "junk.json"), env={"TEXTCLF_CACHE": str(tmp_path / "c")})
+    assert junk.returncode == 1 and lines(junk.stderr)[-1].startswith(
+        f"error: --model.tokenizer {tmp_path / 'junk.json'}: not a tokenizers JSON file (")
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"] and (run / "config.yaml").read_text() == "precious"
+
+
 def _write_files(tmp_path: Path) -> tuple[Path, Path]:
     from textclf.testing import write_rows
 

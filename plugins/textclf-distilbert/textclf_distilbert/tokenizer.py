@@ -31,10 +31,10 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int) -> Tokenizer:
 def read_tokenizer(path: Path) -> Tokenizer:
     """A ``tokenizer.json``, or the one in a checkpoint directory."""
     file = path / "tokenizer.json" if path.is_dir() else path
+    if not file.is_file():  # tokenizers reports a missing file with its own exception type
+        raise TextclfError(f"--model.tokenizer {path}: no such tokenizer.json")
     try:
         return Tokenizer.from_file(str(file))
-    except FileNotFoundError:
-        raise TextclfError(f"--model.tokenizer {path}: no such tokenizer.json") from None
     except Exception as exc:
         raise TextclfError(f"--model.tokenizer {path}: not a tokenizers JSON file ({exc})") from None
 

@@ -247,3 +247,19 @@ def test_an_unresolvable_host_fails_at_once_without_retrying(tmp_path, monkeypat
         "cannot download http://no-such-host.invalid/aclImdb_v1.tar.gz: cannot resolve the host name "
         "(no network?); without network, get aclImdb_v1.tar.gz elsewhere and pass it, or the aclImdb "
         "directory inside it, with --data.path")
+
+
+def test_bad_options_are_one_line_and_keep_an_existing_run(textclf_site, textclf_cli, archive, tmp_path):
+    textclf_site.add("textclf-tiny", TINY_MODEL)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("precious")
+    base = ["train", "--data", "imdb", "--model", "tiny", "--run-dir", str(run), "--overwrite",
+            "--data.cache-dir", str(tmp_path / "cache")]
+    small = textclf_cli(*base, "--data.path", str(archive[0]), "--data.limit-train", "1")
+    assert (small.returncode, lines(small.stderr)) == (
+        1, ["error: --data.limit-train 1: must be at least 2 (one per label)"])
+    missing = textclf_cli(*base, "--data.path", str(tmp_path / "nope.tar.gz"))
+    assert (missing.returncode, lines(missing.stderr)) == (
+        1, [f"error: --data.path {tmp_path / 'nope.tar.gz'}: no such file or directory"])
+    assert (run / "config.yaml").read_text() == "precious"
