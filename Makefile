@@ -6,7 +6,7 @@ PLUGINS := plugins/textclf-imdb plugins/textclf-distilbert examples/textclf-fast
 # Extra arguments: make train ARGS="--max-epochs 1", make test ARGS="-k plugins -x".
 ARGS ?=
 
-.PHONY: install train test bench clean
+.PHONY: install train test typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -20,8 +20,12 @@ $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 train: install
 	$(BIN)/textclf train --data imdb --model distilbert $(ARGS)
 
-test: install
+test: install typecheck
 	$(BIN)/python -m pytest $(ARGS)
+
+# The core's annotations hold: mypy over core/textclf (settings in pyproject.toml), no errors.
+typecheck: install
+	$(BIN)/python -m mypy
 
 # The CPU benchmarks behind BENCHMARKS.md (about 25 minutes on 2 cores). The GPU one runs by hand
 # on a GPU machine: see benchmarks/distilbert_gpu.py.
@@ -34,4 +38,4 @@ bench: install
 	$(BIN)/python benchmarks/fasttext_imdb.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache

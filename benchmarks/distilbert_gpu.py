@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from textclf.components import from_classes
+from textclf.run_config import from_classes
 from textclf.lit_models.classifier import Classifier
 from textclf.training import pipeline
 from textclf_distilbert.model import DistilBERT

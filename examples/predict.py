@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 
 import textclf.runtime
-from textclf.errors import TextclfError
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +20,7 @@ def main(argv: list[str]) -> int:
     texts = argv[1:] or [line for line in sys.stdin.read().splitlines() if line.strip()]
     try:
         bundle = textclf.runtime.load(argv[0])  # verifies every file of the bundle first
-    except TextclfError as exc:
+    except textclf.runtime.BundleError as exc:  # missing, damaged or tampered with: one line
         print(f"error: {exc}", file=sys.stderr)
         return 1
     probabilities = bundle.predict_proba(texts)  # one row per text, columns in bundle.labels

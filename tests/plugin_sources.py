@@ -44,9 +44,7 @@ def register_commands(cli):
 GOOD_COMPONENTS = '''
 from typing import Literal, Optional
 
-from textclf.data import BaseDataModule
-from textclf.lit_models import BaseLitModel
-from textclf.models import BaseModel
+from textclf import BaseDataModule, BaseLitModel, BaseModel
 
 
 class Reviews(BaseDataModule):

@@ -13,7 +13,8 @@ import pytest
 from textclf.testing import lines
 
 from textclf.errors import ComponentError, UsageError
-from textclf.options import REQUIRED, component_options, resolve_values
+from textclf.options import REQUIRED, component_options
+from textclf.run_config import resolve_values
 
 
 class Colour(enum.Enum):
@@ -231,3 +232,63 @@ def test_missing_config_file(good, tmp_path):
     directory = good.run(*TRAIN, "--config", str(tmp_path / "dir.yaml"))
     assert (directory.returncode, lines(directory.stderr)) == (
         2, [f"error: --config {tmp_path / 'dir.yaml'}: is a directory, expected a YAML file"])
+
+
+# -- precedence, written once (textclf.run_config.resolve_values) --------------------------------
+@pytest.mark.parametrize(("command_line", "config", "suggested", "expected"), [
+    ({}, {}, {}, 32),                                                  # the constructor's default
+    ({}, {}, {"batch_size": 16}, 16),                                  # a suggestion beats it
+    ({}, {"batch_size": "8"}, {"batch_size": 16}, 8),                  # the config file beats that
+    ({"batch_size": 4}, {"batch_size": 8}, {"batch_size": 16}, 4),     # the command line beats all
+    ({"batch_size": 4}, {}, {}, 4),
+    ({}, {"batch_size": 8}, {}, 8),
+])
+def test_precedence_table(command_line, config, suggested, expected):
+    values = resolve_values(component_options(Base, "data"), command_line=command_line, config=config,
+                            suggested=suggested, where="cfg", owner="data 'x'")
+    assert values == {"batch_size": expected, "seed": 0}
+
+
+def test_the_precedence_holds_through_the_command_line(site, cli, tmp_path):
+    import yaml
+    from textclf.testing import separable_texts, write_rows
+
+    site.add("textclf-tiny", src.TINY_MODEL)  # suggests lit_model lr 0.05 and trainer max_epochs 5
+    write_rows(tmp_path / "train.csv", separable_texts(20))
+    config = tmp_path / "run.yaml"
+    config.write_text("lit_model: {lr: 0.2}\ntrainer: {max_epochs: 2, seed: 7}\n")
+
+    def resolved(*args: str) -> tuple:
+        result = cli("train", "--data", "files", "--data.train", str(tmp_path / "train.csv"),
+                     "--model", "tiny", "--print-config", *args)
+        printed = yaml.safe_load(result.stdout)
+        return (printed["lit_model"]["lr"], printed["trainer"]["max_epochs"], printed["trainer"]["seed"],
+                printed["data"]["batch_size"])
+
+    assert resolved() == (0.05, 5, 42, 32)
+    assert resolved("--config", str(config)) == (0.2, 2, 7, 32)
+    assert resolved("--config", str(config), "--max-epochs", "9", "--lit-model.lr", "0.3") == (0.3, 9, 7, 32)
+
+
+# -- errors name options by parameter; each front end spells them --------------------------------
+def test_an_option_error_is_spelled_by_whoever_shows_it():
+    from textclf import kinds
+    from textclf.errors import OptionError, options_of
+
+    message = "`batch_size` 0: must be at least 1; see `val_fraction`, not `torch.compile` or `lr`"
+    assert str(OptionError(message)) == message  # built directly: the parameters as they are
+    with pytest.raises(OptionError) as raised, options_of("data", ["batch_size", "val_fraction"]):
+        raise OptionError(message)
+    assert str(raised.value) == (
+        "`data.batch_size` 0: must be at least 1; see `data.val_fraction`, not `torch.compile` or `lr`")
+    assert raised.value.render(kinds.flag) == (
+        "--data.batch-size 0: must be at least 1; see --data.val-fraction, not `torch.compile` or `lr`")
+
+
+def test_a_component_built_from_python_names_its_parameter(tmp_path):
+    from textclf.data.files import Files
+    from textclf.errors import OptionError
+
+    with pytest.raises(OptionError) as raised:
+        Files(train=tmp_path / "train.csv", batch_size=0)
+    assert str(raised.value) == "`batch_size` 0: must be at least 1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import plugin_sources as src
 import pytest
 import torch
@@ -11,6 +13,7 @@ from textclf.data.files import Files
 from textclf.models.base import BaseModel
 from textclf.training import estimate
 from textclf.training.pipeline import planned_steps
+from textclf.training.trainer_options import TrainerOptions
 
 
 @pytest.fixture
@@ -93,12 +96,12 @@ def test_component_that_breaks_its_contract(site, cli, tmp_path):
 
 
 def test_planned_steps_count_optimizer_steps():
-    options = {"max_epochs": 3, "max_steps": -1, "accumulate_grad_batches": 1}
+    options = TrainerOptions(max_epochs=3, max_steps=-1, accumulate_grad_batches=1)
     assert planned_steps(options, batches=10, world_size=1) == 30
     assert planned_steps(options, batches=10, world_size=2) == 15
-    assert planned_steps({**options, "accumulate_grad_batches": 4}, batches=10, world_size=1) == 9
-    assert planned_steps({**options, "max_steps": 7}, batches=10, world_size=1) == 7
-    assert planned_steps({**options, "max_epochs": -1, "max_steps": 50}, batches=10, world_size=1) == 50
+    assert planned_steps(replace(options, accumulate_grad_batches=4), batches=10, world_size=1) == 9
+    assert planned_steps(replace(options, max_steps=7), batches=10, world_size=1) == 7
+    assert planned_steps(replace(options, max_epochs=-1, max_steps=50), batches=10, world_size=1) == 50
 
 
 def test_cpu_warning_for_a_large_model(files, monkeypatch):

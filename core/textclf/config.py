@@ -14,13 +14,12 @@ ignored on input.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
-from textclf.errors import UsageError
-
-SECTIONS = ("data", "model", "lit_model", "trainer")
+from textclf.errors import UsageError, did_you_mean
+from textclf.kinds import SECTIONS, TRAINER
+from textclf.options import NAME_KEY
 #: Keys a run's config.yaml records for reference; accepted and ignored on input.
 RECORDED = ("textclf", "plugins")
 
@@ -46,9 +45,9 @@ def load_config(path: Path) -> dict[str, dict[str, Any]]:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
+        at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(f"{where}: invalid YAML{line}: {problem}") from None
+        raise UsageError(f"{where}: invalid YAML{at}: {problem}") from None
     return normalize_config(raw, where)
 
 
@@ -64,13 +63,10 @@ def normalize_config(raw: Any, where: str) -> dict[str, dict[str, Any]]:
         if section in RECORDED:
             continue
         if section not in SECTIONS:
-            close = difflib.get_close_matches(section, SECTIONS, n=1)
-            guess = f"; did you mean '{close[0]}'?" if close else ""
-            raise UsageError(
-                f"{where}: unknown section '{key}'{guess} (sections: {', '.join(SECTIONS)})"
-            )
-        if isinstance(value, str) and section != "trainer":
-            value = {"name": value}
+            raise UsageError(f"{where}: unknown section '{key}'{did_you_mean(section, SECTIONS)} "
+                             f"(sections: {', '.join(SECTIONS)})")
+        if isinstance(value, str) and section != TRAINER:
+            value = {NAME_KEY: value}
         if value is None:
             value = {}
         if not isinstance(value, dict):

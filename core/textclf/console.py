@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import click
 
+from textclf import kinds
+from textclf.errors import render
+
 
 def info(message: str) -> None:
-    """A progress line on stderr; a leading ``warning: `` is highlighted."""
+    """A progress line on stderr; options it names (`data.path`) are shown as flags, and a
+    leading ``warning: `` is highlighted."""
+    message = render(message, kinds.flag)
     if message.startswith("warning: "):
         message = click.style("warning: ", fg="yellow") + message[len("warning: "):]
     click.echo(message, err=True)

@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import numpy as np
 import torch
 
 from textclf import __version__, atomic, runtime
-from textclf.components import resolve_recorded
 from textclf.console import format_bytes
-from textclf.errors import TextclfError, UsageError
+from textclf.errors import OptionError, TextclfError, UsageError
+from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.models.base import BaseModel
-from textclf.plugins import get_host
 from textclf.records import file_sha256
+from textclf.registry import Registry
+from textclf.run_config import RunConfig, resolve_recorded
+from textclf.text import pad_rows
 from textclf.training.run import RunDir
 
 PARITY_TOLERANCE = 1e-4
@@ -37,7 +42,7 @@ INT8_MAX_DROP = 0.005
 INT8_EVAL_TEXTS = 2000
 OPSET = 18
 INPUTS, OUTPUTS = ["input_ids", "attention_mask"], ["logits"]
-MODEL, TOKENIZER, CARD = "model.onnx", "tokenizer.json", "README.md"
+MODEL_FILE, TOKENIZER_FILE, CARD_FILE = "model.onnx", "tokenizer.json", "README.md"
 
 Echo = Callable[[str], None]
 
@@ -55,30 +60,32 @@ class Texts:
     source: str
 
 
-def export(run_path: Path, output: Path, *, quantize: str | None = None, optimize: bool = True,
-           overwrite: bool = False, echo: Echo = print) -> dict[str, Any]:
-    """Export the run at ``run_path`` to the bundle directory ``output``; returns its manifest."""
+def export(run_path: Path, output: Path, *, registry: Registry, quantize: str | None = None,
+           optimize: bool = True, overwrite: bool = False, echo: Echo = print) -> dict[str, Any]:
+    """Export the run at ``run_path`` to the bundle directory ``output``; returns its manifest.
+    ``registry`` finds the run's components (a ``PluginHost``'s)."""
     run = RunDir.open_finished(run_path, "textclf export")
     if output.exists() and not overwrite:
-        raise UsageError(f"--output {output}: already exists; choose another directory or "
-                         f"replace it with --overwrite")
+        raise UsageError(f"`output` {output}: already exists; choose another directory or "
+                         f"replace it with `overwrite`")
     config = run.recorded_config()
-    resolved = resolve_recorded(get_host().registry, config, str(run.config_file))
-    model: BaseModel = resolved.chosen["model"].cls.load(run.model_dir).eval()
+    resolved = resolve_recorded(registry, config, str(run.config_file))
+    with resolved[MODEL].naming_options():
+        model: BaseModel = resolved[MODEL].cls.load(run.model_dir).eval()
     texts = _check_texts(resolved, model, need_labels=quantize is not None, echo=echo)
 
     with atomic.directory(output, replace=overwrite) as tmp:
-        fusions = _to_onnx(model, tmp / MODEL, optimize, echo)
-        model.tokenizer.save(str(tmp / TOKENIZER))
+        fusions = _to_onnx(model, tmp / MODEL_FILE, optimize, echo)
+        model.tokenizer.save(str(tmp / TOKENIZER_FILE))
         manifest = _manifest(run, resolved, model, config)
         manifest["producer"]["ort_fusions"] = fusions
-        (tmp / CARD).write_text(model_card(manifest, config), encoding="utf-8")
+        (tmp / CARD_FILE).write_text(model_card(manifest, config), encoding="utf-8")
         _seal(tmp, manifest)
         manifest["checks"] = {"parity": _parity(model, tmp, texts, echo)}
         if quantize == "int8":
             manifest["checks"]["int8"] = _quantize(tmp, texts, echo)
             manifest["quantization"] = "int8"
-            (tmp / CARD).write_text(model_card(manifest, config), encoding="utf-8")
+            (tmp / CARD_FILE).write_text(model_card(manifest, config), encoding="utf-8")
         _seal(tmp, manifest)
         runtime.verify(tmp)
     echo(f"bundle: {output} ({format_bytes(sum(f['bytes'] for f in manifest['files'].values()))})")
@@ -86,21 +93,22 @@ def export(run_path: Path, output: Path, *, quantize: str | None = None, optimiz
 
 
 # -- texts to check with ---------------------------------------------------------------------------
-def _check_texts(resolved: Any, model: BaseModel, need_labels: bool, echo: Echo) -> Texts:
+def _check_texts(resolved: RunConfig, model: BaseModel, need_labels: bool, echo: Echo) -> Texts:
     """The run's validation texts (test if it has none), else generated texts of varied lengths."""
     try:
-        data = resolved.chosen["data"].cls(**resolved.values["data"])
-        data.prepare_data()
-        for split in ("val", "test"):
-            found = data.raw_examples(split)
-            if found is not None:
-                return Texts(found[0], found[1], f"{split} split")
+        data = resolved[DATA].build()
+        with resolved[DATA].naming_options():
+            data.prepare_data()
+            for split in ("val", "test"):
+                found = data.raw_examples(split)
+                if found is not None:
+                    return Texts(found[0], found[1], f"{split} split")
         problem = "the run's data has no validation or test split"
     except TextclfError as exc:
         problem = f"the run's data is not available ({exc})"
     if need_labels:
-        raise ExportError(f"--quantize int8 checks accuracy on the run's validation texts, but "
-                          f"{problem}; make the data available again, or export without --quantize")
+        raise OptionError(f"`quantize` int8 checks accuracy on the run's validation texts, but "
+                          f"{problem}; make the data available again, or export without `quantize`")
     echo(f"note: {problem}; checking the export on generated texts instead")
     return Texts(_generated_texts(model), None, "generated")
 
@@ -140,11 +148,10 @@ def _to_onnx(model: BaseModel, path: Path, optimize: bool, echo: Echo) -> dict[s
     """Export to one ONNX file with dynamic batch and sequence axes; with ``optimize``, fuse
     attention, layer norms and GELUs into onnxruntime's kernels (returns what was fused)."""
     rows = model.encoder.encode_batch(["an example text to trace the model with", "another"])
-    width = max(len(r) for r in rows) + 2
-    ids = torch.full((2, width), model.encoder.pad_id, dtype=torch.long)
-    mask = torch.zeros((2, width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)], mask[i, : len(row)] = torch.tensor(row), 1
+    padded_ids, padded_mask = pad_rows(rows, model.encoder.pad_id)
+    # Two more padding columns, so that no row fills the batch: the trace sees padding in every row.
+    ids = torch.from_numpy(np.pad(padded_ids, ((0, 0), (0, 2)), constant_values=model.encoder.pad_id))
+    mask = torch.from_numpy(np.pad(padded_mask, ((0, 0), (0, 2))))
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     shapes = {"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}}
     try:
@@ -155,6 +162,7 @@ def _to_onnx(model: BaseModel, path: Path, optimize: bool, echo: Echo) -> dict[s
     except Exception as exc:  # the exporter raises many kinds; each means this model cannot export
         raise ExportError(f"torch.onnx.export failed for {type(model).__name__}: "
                           f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    assert program is not None, "the dynamo exporter returns its program when given no file"
     fusions = None
     if optimize:
         try:
@@ -202,7 +210,7 @@ def _quantize(bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     assert texts.labels is not None
-    fp32_path, int8_path = bundle_dir / MODEL, bundle_dir / "model.int8.onnx"
+    fp32_path, int8_path = bundle_dir / MODEL_FILE, bundle_dir / "model.int8.onnx"
     with _quiet():
         quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
     sample = texts.texts[:INT8_EVAL_TEXTS]
@@ -237,16 +245,14 @@ def _score(bundle: runtime.Bundle, texts: list[str]) -> dict[str, Any]:
 
 
 # -- the manifest and the model card ---------------------------------------------------------------
-def _manifest(run: RunDir, resolved: Any, model: BaseModel, config: dict[str, Any]) -> dict[str, Any]:
+def _manifest(run: RunDir, resolved: RunConfig, model: BaseModel, config: dict[str, Any]) -> dict[str, Any]:
     metrics = {}
     if run.metrics_file.is_file():
-        import json
-
         recorded = json.loads(run.metrics_file.read_text())
         metrics = {split: recorded[split] for split in ("val", "test") if split in recorded}
     return {
         "format": runtime.FORMAT,
-        "model": MODEL, "tokenizer": TOKENIZER, "card": CARD,
+        "model": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "card": CARD_FILE,
         "labels": list(model.labels), "max_length": model.max_length,
         "truncation": model.truncation, "pad_id": model.encoder.pad_id,
         "inputs": INPUTS, "outputs": OUTPUTS, "input_dtype": "int64",
@@ -255,7 +261,7 @@ def _manifest(run: RunDir, resolved: Any, model: BaseModel, config: dict[str, An
                      "torch": torch.__version__.split("+")[0], "onnx_opset": OPSET,
                      "exported": time.strftime("%Y-%m-%dT%H:%M:%S")},
         "run": {"name": run.path.name,
-                **{section: config[section]["name"] for section in ("data", "model", "lit_model")},
+                **{kind.section: config[kind.section]["name"] for kind in (DATA, MODEL, LIT_MODEL)},
                 "metrics": metrics},
     }
 
@@ -265,54 +271,30 @@ def _seal(directory: Path, manifest: dict[str, Any]) -> None:
     manifest["files"] = {
         name: {"bytes": (directory / name).stat().st_size,
                "sha256": file_sha256(directory / name)}
-        for name in (MODEL, TOKENIZER, CARD)
+        for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)
     }
     manifest["manifest_sha256"] = runtime.manifest_digest(manifest)
-    import json
-
     atomic.write_text(directory / runtime.MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
-    """The bundle's README.md: what the model is, how it was trained and scores, how to run it."""
+    """The bundle's README.md (``templates/model_card.md.tmpl``): what the model is, how it was
+    trained and scores, how to run it."""
     import yaml
 
     run, producer = manifest["run"], manifest["producer"]
-    lines = [
-        f"# {run['name']}: a text classifier exported by textclf",
-        "",
-        f"Labels: {', '.join(manifest['labels'])}. Trained with textclf {producer['textclf']} on "
-        f"data `{run['data']}` with model `{run['model']}` and regime `{run['lit_model']}` "
-        f"(plugins: {', '.join(f'{k} {v}' for k, v in producer['plugins'].items())}).",
-        "",
-        "## Metrics",
-        "",
-        "| split | accuracy | macro-F1 | loss |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for split, values in run["metrics"].items():
-        lines.append(f"| {split} | {values.get('acc', float('nan')):.4f} | "
-                     f"{values.get('f1', float('nan')):.4f} | {values.get('loss', float('nan')):.4f} |")
-    checks = manifest.get("checks", {})
-    if "int8" in checks:
-        int8 = checks["int8"]
-        lines += ["", f"This bundle holds the int8 (dynamically quantized) model: validation "
-                      f"accuracy {int8['accuracy']['int8']:.4f} against {int8['accuracy']['fp32']:.4f} "
-                      f"for fp32, the same prediction on {int8['agreement']:.2%} of "
-                      f"{int8['texts']} texts."]
-    lines += [
-        "", "## Use", "",
-        "```sh", "pip install textclf", "textclf predict BUNDLE \"a text to classify\"",
-        "textclf predict BUNDLE --input texts.txt --format jsonl", "```", "",
-        "```python", "import textclf.runtime", "",
-        "bundle = textclf.runtime.load(\"BUNDLE\")",
-        "bundle.predict([\"a text to classify\"])        # labels",
-        "bundle.predict_proba([\"a text to classify\"])  # probabilities, columns in bundle.labels",
-        "```", "",
-        f"Inputs `input_ids` and `attention_mask` (int64, [batch, sequence]), output `logits` "
-        f"([batch, {len(manifest['labels'])}]). Texts are encoded by `tokenizer.json`, cut to "
-        f"{manifest['max_length']} tokens keeping the {manifest['truncation']}.",
-        "", "## Training configuration", "", "```yaml",
-        yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
-    ]
-    return "\n".join(lines)
+    rows = [f"| {split} | {values.get('acc', float('nan')):.4f} | {values.get('f1', float('nan')):.4f} "
+            f"| {values.get('loss', float('nan')):.4f} |" for split, values in run["metrics"].items()]
+    int8 = manifest.get("checks", {}).get("int8")
+    note = "" if int8 is None else (
+        f"\n\nThis bundle holds the int8 (dynamically quantized) model: validation accuracy "
+        f"{int8['accuracy']['int8']:.4f} against {int8['accuracy']['fp32']:.4f} for fp32, the same "
+        f"prediction on {int8['agreement']:.2%} of {int8['texts']} texts.")
+    template = (resources.files("textclf") / "templates" / "model_card.md.tmpl").read_text(encoding="utf-8")
+    return Template(template).substitute(
+        name=run["name"], labels=", ".join(manifest["labels"]), textclf=producer["textclf"],
+        data=run["data"], model=run["model"], lit_model=run["lit_model"],
+        plugins=", ".join(f"{k} {v}" for k, v in producer["plugins"].items()),
+        metric_rows="\n".join(rows), int8_note=note, num_labels=len(manifest["labels"]),
+        max_length=manifest["max_length"], truncation=manifest["truncation"],
+        config=yaml.safe_dump(config, sort_keys=False).rstrip())

@@ -8,10 +8,9 @@ or raises in a hook is recorded as broken with a one-line reason, and the others
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -20,16 +19,17 @@ import click
 import pluggy
 
 from textclf import hookspecs
-from textclf.console import warn
-from textclf.errors import PluginError
+from textclf.errors import PluginError, did_you_mean
 from textclf.hookspecs import PLUGIN_API_VERSION
+from textclf.kinds import KINDS, Kind
 from textclf.registry import Component, Registry, normalize_dist, validate_registration
 
 ENTRY_POINT_GROUP = "textclf"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
+#: The distribution name of textclf's own plugin, the built-ins.
+CORE = "textclf"
 
-_REGISTER_HOOKS = {"register_data": "data", "register_models": "model",
-                   "register_lit_models": "lit-model"}
+_REGISTER_HOOKS = {kind.hook: kind for kind in KINDS}
 _HOOK_NAMES = sorted(
     name for name, value in vars(hookspecs).items()
     if callable(value) and hasattr(value, "textclf_spec")
@@ -63,9 +63,14 @@ def env_list(name: str) -> list[str] | None:
 
 
 class PluginHost:
-    """Loads the built-in plugin and the installed ones, and collects what they register."""
+    """Loads the built-in plugin and the installed ones, and collects what they register.
 
-    def __init__(self, *, strict: bool | None = None, on_problem: Callable[[str], None] | None = None):
+    ``core_commands`` are the commands of the program hosting the plugins (the ``textclf`` CLI):
+    they are listed as the built-in plugin's, and no plugin may replace one.
+    """
+
+    def __init__(self, *, strict: bool | None = None, on_problem: Callable[[str], None] | None = None,
+                 core_commands: Mapping[str, click.Command] | None = None) -> None:
         if strict is None:
             strict = os.environ.get("TEXTCLF_STRICT_PLUGINS", "").lower() in {"1", "true", "yes"}
         self.strict = strict
@@ -75,17 +80,19 @@ class PluginHost:
         self.plugins: list[Plugin] = []
         self.registry = Registry()
         self.problems: list[str] = []
-        #: Every command by name; the core's come first and a plugin cannot replace one.
+        self.core_commands = dict(core_commands or {})
+        #: Every plugin's command by name; none replaces a core command or an earlier plugin's.
         self.commands: dict[str, click.Command] = {}
-        self._command_owner: dict[str, str] = {}
+        self._command_owner: dict[str, str] = {name: CORE for name in self.core_commands}
         self._external_loaded = False
 
     # -- loading ---------------------------------------------------------------------------
     def load_builtins(self) -> None:
-        """Register the core's own components and commands, through the same hooks."""
+        """Register the core's own components, through the same hooks as any plugin's."""
         from textclf import __version__, builtins
 
-        self._add(Plugin(name="textclf", version=__version__, builtin=True, module=builtins))
+        self._add(Plugin(name=CORE, version=__version__, builtin=True, module=builtins))
+        self.plugins[-1].commands = dict(self.core_commands)
 
     def load_entry_points(self) -> None:
         """Load every installed plugin that the environment variables allow."""
@@ -137,7 +144,7 @@ class PluginHost:
             self.registry.add(component)
         self.plugins.append(plugin)
         for name, command in list(commands.items()):
-            if name in self.commands:
+            if name in self._command_owner:
                 del plugin.commands[name]
                 self._problem(
                     f"plugin {plugin.label} adds command '{name}', which "
@@ -168,8 +175,7 @@ class PluginHost:
             if name not in _HOOK_NAMES:
                 if opts.get("optionalhook"):
                     continue
-                close = difflib.get_close_matches(name, _HOOK_NAMES, n=1)
-                guess = f"; did you mean {close[0]}?" if close else ""
+                guess = did_you_mean(name, _HOOK_NAMES, quote="")
                 return f"implements unknown hook {name}{guess} (hooks: {', '.join(_HOOK_NAMES)})"
             spec_args = list(inspect.signature(getattr(hookspecs, name)).parameters)
             impl_args = list(inspect.signature(getattr(plugin.module, attr)).parameters)
@@ -184,7 +190,7 @@ class PluginHost:
     def _collect(self, plugin: Plugin) -> tuple[list[Component], dict[str, click.Command]]:
         """Call each of this plugin's hooks on its own, so one plugin's failure stays its own."""
         components: list[Component] = []
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[Kind, str]] = set()
         staging = click.Group("staging")
         for caller in self.pm.get_hookcallers(plugin.module) or []:
             for impl in caller.get_hookimpls():
@@ -193,8 +199,7 @@ class PluginHost:
                 if caller.name == "register_commands":
                     args: dict[str, Any] = {"cli": staging}
                 else:
-                    kind = _REGISTER_HOOKS[caller.name]
-                    args = {"register": _Registrar(kind, plugin, components, seen)}
+                    args = {"register": _Registrar(_REGISTER_HOOKS[caller.name], plugin, components, seen)}
                 try:
                     impl.function(*(args[name] for name in impl.argnames))
                 except Exception as exc:
@@ -218,6 +223,7 @@ class PluginHost:
         if self.on_problem:
             self.on_problem(message)
 
+
 class _HookFailed(Exception):
     pass
 
@@ -225,39 +231,19 @@ class _HookFailed(Exception):
 class _Registrar:
     """The ``register`` callback handed to one plugin's ``register_*`` hook."""
 
-    def __init__(self, kind: str, plugin: Plugin, into: list[Component], seen: set) -> None:
+    def __init__(self, kind: Kind, plugin: Plugin, into: list[Component],
+                 seen: set[tuple[Kind, str]]) -> None:
         self.kind, self.plugin, self.into, self.seen = kind, plugin, into, seen
 
     def __call__(self, name: str, target: str, *, help: str = "") -> None:
         validate_registration(self.kind, name, target, help)
         if (self.kind, name) in self.seen:
-            raise ValueError(f"{self.kind} '{name}' is registered twice")
+            raise ValueError(f"{self.kind.name} '{name}' is registered twice")
         self.seen.add((self.kind, name))
         first_line = help.strip().splitlines()[0] if help.strip() else ""
-        self.into.append(Component(self.kind, name, target, first_line,
+        self.into.append(Component(self.kind.name, name, target, first_line,
                                    self.plugin.name, self.plugin.version))
 
 
 def _sort_key(ep: metadata.EntryPoint) -> tuple[str, str]:
     return (normalize_dist(ep.dist.name) if ep.dist else "", ep.name)
-
-
-_host: PluginHost | None = None
-
-
-def get_host(*, external: bool = True) -> PluginHost:
-    """The process's plugin host; ``external=False`` stops at the core's own plugin."""
-    global _host
-    if _host is None:
-        _host = PluginHost(on_problem=warn)
-        _host.load_builtins()
-    if external:
-        _host.load_entry_points()
-    return _host
-
-
-def reset_host() -> None:
-    """Forget the loaded plugins (for tests that install or remove one in-process)."""
-    global _host
-    _host = None
-

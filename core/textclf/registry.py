@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from textclf.errors import ComponentError
-
-#: Component kinds, as they appear in options (``--lit-model``) and in messages.
-KINDS = ("data", "model", "lit-model")
-_PLURAL = {"data": "data modules", "model": "models", "lit-model": "lit-models"}
+from textclf.errors import ComponentError, did_you_mean
+from textclf.kinds import KINDS, Kind
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -28,6 +24,7 @@ def normalize_dist(name: str) -> str:
 class Component:
     """A component a plugin registered: its kind, name, import path and one-line help."""
 
+    #: The kind's name (``"lit-model"``).
     kind: str
     name: str
     target: str
@@ -72,36 +69,36 @@ def _missing_dependency_hint(exc: ImportError) -> str:
     return ""
 
 
-def validate_registration(kind: str, name: object, target: object, help: object) -> None:
+def validate_registration(kind: Kind, name: object, target: object, help: object) -> None:
     """Raise ``ValueError`` when a ``register(...)`` call does not follow the plugin API."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
-            f"invalid {kind} name {name!r}: use letters, digits and - _ . + (no ':' or spaces)"
+            f"invalid {kind.name} name {name!r}: use letters, digits and - _ . + (no ':' or spaces)"
         )
     if not isinstance(target, str) or not _TARGET.match(target):
         raise ValueError(
-            f"invalid import path {target!r} for {kind} '{name}': expected 'package.module:Class'"
+            f"invalid import path {target!r} for {kind.name} '{name}': expected 'package.module:Class'"
         )
     if not isinstance(help, str):
-        raise ValueError(f"help for {kind} '{name}' must be a string, got {type(help).__name__}")
+        raise ValueError(f"help for {kind.name} '{name}' must be a string, got {type(help).__name__}")
 
 
 class Registry:
     """Every registered component, by kind; several plugins may register the same name."""
 
     def __init__(self) -> None:
-        self._components: dict[str, list[Component]] = {kind: [] for kind in KINDS}
+        self._components: dict[str, list[Component]] = {kind.name: [] for kind in KINDS}
 
     def add(self, component: Component) -> None:
         self._components[component.kind].append(component)
 
     def __iter__(self) -> Iterator[Component]:
         for kind in KINDS:
-            yield from self._components[kind]
+            yield from self._components[kind.name]
 
-    def names(self, kind: str) -> list[str]:
+    def names(self, kind: Kind) -> list[str]:
         """The distinct names registered for ``kind``, sorted."""
-        return sorted({c.name for c in self._components[kind]})
+        return sorted({c.name for c in self._components[kind.name]})
 
     def collisions(self) -> dict[tuple[str, str], list[Component]]:
         """Names that more than one plugin registered, with the components behind them."""
@@ -110,16 +107,16 @@ class Registry:
             seen.setdefault((component.kind, component.name), []).append(component)
         return {key: found for key, found in seen.items() if len(found) > 1}
 
-    def get(self, kind: str, name: str) -> Component:
+    def get(self, kind: Kind, name: str) -> Component:
         """The component ``name`` (or ``DIST:name``) of ``kind``; a clear error otherwise."""
         plugin, sep, short = name.rpartition(":")
-        found = [c for c in self._components[kind] if c.name == short]
+        found = [c for c in self._components[kind.name] if c.name == short]
         if sep:
             chosen = [c for c in found if c.plugin == normalize_dist(plugin)]
             if not chosen:
                 providers = ", ".join(sorted(c.plugin for c in found)) or "no installed plugin"
                 raise ComponentError(
-                    f"--{kind} {name}: plugin {plugin} does not provide {kind} '{short}' "
+                    f"{kind.flag} {name}: plugin {plugin} does not provide {kind.name} '{short}' "
                     f"(it is provided by: {providers}); see 'textclf plugins'"
                 )
             found = chosen
@@ -127,23 +124,21 @@ class Registry:
             raise ComponentError(self._unknown_message(kind, name))
         if len(found) > 1:
             plugins = " and ".join(c.plugin for c in found)
-            choices = " or ".join(f"--{kind} {c.qualified_name}" for c in found)
+            choices = " or ".join(f"{kind.flag} {c.qualified_name}" for c in found)
             raise ComponentError(
-                f"--{kind} {name}: {kind} '{name}' is provided by both {plugins}; "
+                f"{kind.flag} {name}: {kind.name} '{name}' is provided by both {plugins}; "
                 f"choose one with {choices}"
             )
         return found[0]
 
-    def _unknown_message(self, kind: str, name: str) -> str:
+    def _unknown_message(self, kind: Kind, name: str) -> str:
         available = self.names(kind)
         if not available:
             return (
-                f"--{kind} {name}: unknown {kind} '{name}'; no {_PLURAL[kind]} are installed, "
+                f"{kind.flag} {name}: unknown {kind.name} '{name}'; no {kind.plural} are installed, "
                 f"install a plugin that provides one (textclf install PACKAGE)"
             )
-        close = difflib.get_close_matches(name, available, n=1)
-        guess = f"; did you mean '{close[0]}'?" if close else ""
         return (
-            f"--{kind} {name}: unknown {kind} '{name}' "
-            f"(available {_PLURAL[kind]}: {', '.join(available)}){guess}"
+            f"{kind.flag} {name}: unknown {kind.name} '{name}' "
+            f"(available {kind.plural}: {', '.join(available)}){did_you_mean(name, available)}"
         )

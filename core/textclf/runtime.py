@@ -19,7 +19,7 @@ import numpy as np
 
 from textclf.errors import TextclfError
 from textclf.records import file_sha256
-from textclf.text import TextEncoder
+from textclf.text import TextEncoder, pad_rows
 
 #: The bundle format this textclf writes and the newest it reads.
 FORMAT = 1
@@ -134,7 +134,8 @@ def batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = No
     """Indices of length-sorted batches: each at most ``batch_size`` rows and, when given,
     ``max_tokens`` padded tokens (one row at least)."""
     order = np.argsort(np.asarray(lengths), kind="stable")
-    out, current = [], []
+    out: list[np.ndarray] = []
+    current: list[int] = []
     for i in order:
         padded = (len(current) + 1) * max(1, lengths[i])  # sorted: this row is the longest yet
         if current and (len(current) == batch_size or (max_tokens and padded > max_tokens)):
@@ -153,13 +154,7 @@ def batched(rows: Sequence[Sequence[int]], batch_size: int, pad_id: int, width_o
     outputs come back in the rows' order."""
     out = np.zeros((len(rows), width_out), dtype=np.float32)
     for chosen in batches([len(r) for r in rows], batch_size, max_tokens):
-        width = max(1, max(len(rows[i]) for i in chosen))
-        ids = np.full((len(chosen), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(chosen), width), dtype=np.int64)
-        for row, i in enumerate(chosen):
-            ids[row, : len(rows[i])] = rows[i]
-            mask[row, : len(rows[i])] = 1
-        out[chosen] = run(ids, mask)
+        out[chosen] = run(*pad_rows([rows[i] for i in chosen], pad_id))
     return out
 
 

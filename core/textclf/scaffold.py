@@ -9,19 +9,22 @@ from string import Template
 
 from textclf import __version__
 from textclf.errors import UsageError
+from textclf.kinds import kind_named
 
-KINDS = {
-    "data": {"hook": "register_data", "module": "data", "flag": "data",
+#: The working component a new plugin of each kind starts with: its module (and template), its
+#: help line, how its tests train it, and how a user trains with it.
+STARTERS = {
+    "data": {"module": "data",
              "help": "labelled texts from a JSON Lines file",
              "training": ('    sample = tmp_path / "sample.jsonl"\n'
                           '    write_rows(sample, separable_texts(120))\n'
                           '    check_training(tmp_path, data="$name", data_options={"path": str(sample)})'),
              "usage": "textclf train --data $name --data.path texts.jsonl --model MODEL"},
-    "model": {"hook": "register_models", "module": "model", "flag": "model",
+    "model": {"module": "model",
               "help": "averaged word embeddings and a linear layer",
               "training": '    check_training(tmp_path, model="$name")',
               "usage": "textclf train --data DATA --model $name"},
-    "lit-model": {"hook": "register_lit_models", "module": "regime", "flag": "lit-model",
+    "lit-model": {"module": "regime",
                   "help": "SGD with Nesterov momentum and a cosine schedule",
                   "training": '    check_training(tmp_path, lit_model="$name")',
                   "usage": "textclf train --data DATA --model MODEL --lit-model $name"},
@@ -39,12 +42,12 @@ def new_plugin(name: str, kind: str, output: Path) -> list[Path]:
     root = output / dist
     if root.exists():
         raise UsageError(f"{root}: already exists; choose another name or --output")
-    spec = KINDS[kind]
+    spec = STARTERS[kind]
     package = dist.replace("-", "_")
     major, minor = (int(part) for part in __version__.split(".")[:2])
     values = {
-        "name": name, "dist": dist, "package": package, "kind": kind, "hook": spec["hook"],
-        "module": spec["module"], "flag_prefix": spec["flag"], "help": spec["help"],
+        "name": name, "dist": dist, "package": package, "kind": kind, "hook": kind_named(kind).hook,
+        "module": spec["module"], "flag_prefix": kind, "help": spec["help"],
         "class_name": "".join(part.capitalize() for part in name.split("-")),
         "textclf_min": f"{major}.{minor}", "textclf_next": f"{major}.{minor + 1}",
     }

@@ -13,9 +13,11 @@ for RoBERTa, nothing for a plain word-level tokenizer):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 from tokenizers import Tokenizer
 
 Truncation = Literal["head", "tail", "head+tail"]
@@ -93,3 +95,17 @@ class TextEncoder:
         rows = [self.prefix + truncate(e.ids, self.budget, self.truncation) + self.suffix
                 for e in encodings]
         return rows, [len(e.ids) > self.budget for e in encodings]
+
+
+def pad_rows(rows: Sequence[Sequence[int] | np.ndarray], pad_id: int,
+             multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``input_ids`` and ``attention_mask`` (int64, ``[rows, width]``) of token rows padded on the
+    right to the longest row, rounded up to a ``multiple`` (at least one column)."""
+    longest = max((len(row) for row in rows), default=0)
+    width = max(1, math.ceil(longest / multiple) * multiple)
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return input_ids, mask

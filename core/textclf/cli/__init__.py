@@ -1,8 +1,11 @@
-"""The ``textclf`` command line: a click group whose commands come from plugins, core included."""
+"""The ``textclf`` command line: the core's commands, and those plugins add.
+
+The core's commands are the group's own; plugins add theirs through ``register_commands``, and
+are loaded only when a command that is not the core's is asked for (or the commands are listed).
+"""
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import sys
@@ -10,33 +13,38 @@ from typing import Any
 
 import click
 
-from textclf import __version__
-from textclf.errors import TextclfError
-from textclf.plugins import get_host
+from textclf import __version__, kinds
+from textclf.cli.export import export_command
+from textclf.cli.install import install, uninstall
+from textclf.cli.plugins import plugins
+from textclf.cli.predict import predict
+from textclf.cli.session import session
+from textclf.cli.test import test
+from textclf.cli.train import train
+from textclf.errors import TextclfError, did_you_mean
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class PluginGroup(click.Group):
-    """Commands are looked up among the core's first, so ``install`` works with broken plugins."""
+    """The core's commands first (without loading any plugin), then the plugins'."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(get_host().commands)
+        return sorted({*self.commands, *session(ctx).host().commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = get_host(external=False).commands.get(cmd_name)
-        return command or get_host().commands.get(cmd_name)
+        return self.commands.get(cmd_name) or session(ctx).host().commands.get(cmd_name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
-            guess = f"; did you mean '{close[0]}'?" if close else ""
+            guess = did_you_mean(name, self.list_commands(ctx))
             raise click.UsageError(f"no such command '{name}'{guess}", ctx)
         return super().resolve_command(ctx, args)
 
 
-@click.group(cls=PluginGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=PluginGroup, context_settings=CONTEXT_SETTINGS,
+             commands=[plugins, train, test, export_command, predict, install, uninstall])
 @click.version_option(__version__, "-V", "--version", prog_name="textclf",
                       message="%(prog)s %(version)s")
 def cli() -> None:
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     except TextclfError as exc:
         if debug:
             raise
-        _fail(_one_line(str(exc)), exc.exit_code)
+        _fail(_one_line(exc.render(kinds.flag)), exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from textclf.cli.session import session
 from textclf.console import info
+from textclf.errors import options_of
 
 
 @click.command("export")
@@ -19,9 +21,12 @@ from textclf.console import info
               help="Fuse attention, layer norms and GELUs into onnxruntime kernels (faster; "
                    "--no-optimize keeps a plain ONNX graph for other runtimes).")
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
-def export_command(run_path: Path, output: Path, quantize: str | None, optimize: bool,
-                   overwrite: bool) -> None:
+@click.pass_context
+def export_command(ctx: click.Context, run_path: Path, output: Path, quantize: str | None,
+                   optimize: bool, overwrite: bool) -> None:
     """Export a run's model as a self-contained ONNX bundle."""
     from textclf.export import export
 
-    export(run_path, output, quantize=quantize, optimize=optimize, overwrite=overwrite, echo=info)
+    with options_of(None, ("output", "quantize", "overwrite")):  # the export function's and ours
+        export(run_path, output, registry=session(ctx).host().registry, quantize=quantize,
+               optimize=optimize, overwrite=overwrite, echo=info)

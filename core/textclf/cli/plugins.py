@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from textclf import __version__
+from textclf.cli.session import session
 from textclf.hookspecs import PLUGIN_API_VERSION
-from textclf.plugins import Plugin, get_host
-from textclf.registry import KINDS
-
-_SECTIONS = {"data": "data", "model": "models", "lit-model": "lit_models"}
+from textclf.kinds import KINDS, kind_named
+from textclf.plugins import Plugin
+from textclf.scaffold import STARTERS, new_plugin
 
 
 def describe(plugin: Plugin) -> dict[str, Any]:
@@ -26,9 +26,9 @@ def describe(plugin: Plugin) -> dict[str, Any]:
         "error": plugin.error,
     }
     for kind in KINDS:
-        info[_SECTIONS[kind]] = [
+        info[kind.collection] = [
             {"name": c.name, "target": c.target, "help": c.help}
-            for c in plugin.components if c.kind == kind
+            for c in plugin.components if c.kind == kind.name
         ]
     info["commands"] = [
         {"name": name, "help": command.get_short_help_str(limit=80)}
@@ -44,11 +44,11 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     """List installed plugins and what each provides; 'plugins new' starts one."""
     if ctx.invoked_subcommand is not None:
         return
-    host = get_host()
+    host = session(ctx).host()
     described = [describe(p) for p in host.plugins]
     collisions = [
         {"kind": kind, "name": name, "plugins": [c.plugin for c in found],
-         "choose_with": [f"--{kind} {c.qualified_name}" for c in found]}
+         "choose_with": [f"{kind_named(kind).flag} {c.qualified_name}" for c in found]}
         for (kind, name), found in host.registry.collisions().items()
     ]
     if as_json:
@@ -71,14 +71,14 @@ def _print_table(described: list[dict[str, Any]], collisions: list[dict[str, Any
         if info["error"]:
             rows.append(("[red]error[/]", "", f"[red]{_escape(info['error'])}[/]"))
         for kind in KINDS:
-            rows += [(kind, c["name"], c["help"]) for c in info[_SECTIONS[kind]]]
+            rows += [(kind.name, c["name"], c["help"]) for c in info[kind.collection]]
         rows += [("command", c["name"], c["help"]) for c in info["commands"]]
         if not rows:
             rows.append(("-", "", "no components yet"))
         name = info["name"] + (" (built-in)" if info["builtin"] else "")
-        for i, (kind, item, help_text) in enumerate(rows):
+        for i, (provides, item, help_text) in enumerate(rows):
             first = i == 0
-            table.add_row(name if first else "", info["version"] if first else "", kind,
+            table.add_row(name if first else "", info["version"] if first else "", provides,
                           _escape(item), _escape(help_text) if "[red]" not in help_text else help_text,
                           end_section=i == len(rows) - 1)
     console = Console(highlight=False)
@@ -98,14 +98,12 @@ def _escape(text: str) -> str:
 
 @plugins.command("new")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["data", "model", "lit-model"]), default="data",
+@click.option("--kind", type=click.Choice(list(STARTERS)), default="data",
               show_default=True, help="What the plugin provides.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory to create the plugin in.")
 def new(name: str, kind: str, output: Path) -> None:
     """Start a plugin: textclf-NAME with a working KIND component and its tests."""
-    from textclf.scaffold import new_plugin
-
     files = new_plugin(name, kind, output)
     root = files[0].parent
     for path in files:

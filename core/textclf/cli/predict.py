@@ -86,11 +86,12 @@ def render(results: list[dict[str, Any]], labels: list[str], fmt: str) -> str:
             writer.writerow([r["text"], r["label"], f"{r['probability']:.6f}",
                              *(f"{r['probabilities'][label]:.6f}" for label in labels), r["truncated"]])
         return buffer.getvalue()
-    from rich.console import Console
+    from rich.console import Console, JustifyMethod
     from rich.table import Table
 
     table = Table()
-    for column, justify in (("label", "left"), ("probability", "right"), ("text", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("label", "left"), ("probability", "right"), ("text", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column == "text")
     for r in results:
         shown = " ".join(r["text"].split())

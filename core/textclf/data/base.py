@@ -12,16 +12,16 @@ from torch.utils.data import DataLoader
 
 from textclf.data import cache
 from textclf.data.batching import Collator, LengthGroupedBatchSampler, SortedBatchSampler, TokenDataset
-from textclf.data.examples import Examples, label_indices, stratified_split
-from textclf.errors import TextclfError
-from textclf.options import to_plain
+from textclf.data.examples import SPLITS, Examples, label_indices, stratified_split
+from textclf.errors import OptionError, TextclfError
+from textclf.options import RecordsOptions
 from textclf.text import TextEncoder
 
 #: Options that change how batches are served, not which tokens are cached.
 LOADER_OPTIONS = frozenset({"batch_size", "num_workers", "cache_dir"})
 
 
-class BaseDataModule(pl.LightningDataModule):
+class BaseDataModule(RecordsOptions, pl.LightningDataModule):
     """The data contract: implement ``label_names`` and ``load_split``; the rest is done here.
 
     The core tokenizes every split once with the model's tokenizer, caches the token ids on disk,
@@ -43,13 +43,9 @@ class BaseDataModule(pl.LightningDataModule):
                  seed: int = 42, cache_dir: Path | None = None) -> None:
         super().__init__()
         if batch_size < 1:
-            raise TextclfError(f"--data.batch-size {batch_size}: must be at least 1")
+            raise OptionError(f"`batch_size` {batch_size}: must be at least 1")
         if not 0 <= val_fraction < 1:
-            raise TextclfError(f"--data.val-fraction {val_fraction}: must be at least 0 and below 1")
-        # Every constructor argument of the subclass chain, for the cache key and the logs.
-        self.save_hyperparameters(logger=False)
-        for key, value in list(self.hparams.items()):  # checkpoints must load with weights_only
-            self.hparams[key] = to_plain(value)
+            raise OptionError(f"`val_fraction` {val_fraction}: must be at least 0 and below 1")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.val_fraction, self.seed = val_fraction, seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache.default_cache_dir()
@@ -84,7 +80,7 @@ class BaseDataModule(pl.LightningDataModule):
         identity = {
             "data": f"{type(self).__module__}.{type(self).__qualname__}",
             "version": self.version,
-            "options": {k: v for k, v in self.hparams.items() if k not in LOADER_OPTIONS},
+            "options": {k: v for k, v in self.init_options.items() if k not in LOADER_OPTIONS},
             "fingerprint": self.fingerprint(),
             "tokenizer": cache.cache_key({"json": encoder.tokenizer.to_str()}),
             "max_length": encoder.max_length,
@@ -142,7 +138,7 @@ class BaseDataModule(pl.LightningDataModule):
 
     def _tokenize_all(self, encoder: TextEncoder) -> dict[str, cache.TokenizedSplit]:
         out = {}
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             found = self.raw_examples(split)
             if found is not None:
                 out[split] = cache.tokenize(encoder.encode_batch, *found)
@@ -208,7 +204,9 @@ class BaseDataModule(pl.LightningDataModule):
         return self.trainer.world_size, self.trainer.global_rank
 
     def _epoch(self) -> int:
-        return self.trainer.fit_loop.epoch_progress.current.processed
+        assert self.trainer is not None
+        # The epochs started, which Lightning counts in a tracker its annotations call the base type.
+        return int(self.trainer.fit_loop.epoch_progress.current.processed)  # type: ignore[attr-defined]
 
     # A checkpoint records how far into its epoch training got, so that a resumed run skips
     # exactly the batches already trained on instead of replaying the epoch from its start.
@@ -216,7 +214,7 @@ class BaseDataModule(pl.LightningDataModule):
         if self.trainer is None or not self.trainer.training:
             return {}
         loop = self.trainer.fit_loop
-        return {"train_position": [loop.epoch_progress.current.processed,
+        return {"train_position": [self._epoch(),
                                    loop.epoch_loop.batch_progress.current.completed]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from textclf.data.cache import TokenizedSplit
+from textclf.text import pad_rows
 
 #: Batches per bucket: larger groups lengths more tightly, smaller shuffles more freely.
 BUCKET_BATCHES = 50
@@ -43,13 +44,7 @@ class Collator:
         self.pad_id = pad_id
 
     def __call__(self, rows: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tensor]:
-        longest = max(len(ids) for ids, _ in rows)
-        width = math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE
-        input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, (ids, _) in enumerate(rows):
-            input_ids[i, : len(ids)] = ids
-            mask[i, : len(ids)] = 1
+        input_ids, mask = pad_rows([ids for ids, _ in rows], self.pad_id, PAD_MULTIPLE)
         return {
             "input_ids": torch.from_numpy(input_ids),
             "attention_mask": torch.from_numpy(mask),

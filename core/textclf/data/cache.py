@@ -96,5 +96,5 @@ def save(directory: Path, splits: dict[str, TokenizedSplit], identity: dict[str,
     except OSError as exc:
         raise TextclfError(
             f"cannot write the token cache in {directory.parent}: {exc.strerror}; set "
-            f"--data.cache-dir or TEXTCLF_CACHE to a writable directory"
+            f"`cache_dir` or TEXTCLF_CACHE to a writable directory"
         ) from None

@@ -1,12 +1,18 @@
-"""Raw examples as a data module supplies them, and the seeded stratified split."""
+"""Raw examples as a data module supplies them, and the seeded stratified split.
+
+Importing this module imports nothing heavy (numpy is imported by the functions that use it), so
+the command line can name the splits without paying for numpy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
+#: The splits a data module may supply, in the order a run uses them.
 SPLITS = ("train", "val", "test")
 
 
@@ -19,6 +25,8 @@ class Examples(NamedTuple):
 
 def label_indices(labels: Sequence[str | int], names: Sequence[str], where: str) -> np.ndarray:
     """Labels as indices into ``names``; an unknown label is an error naming ``where``."""
+    import numpy as np
+
     lookup = {name: i for i, name in enumerate(names)}
     out = np.empty(len(labels), dtype=np.int64)
     for i, label in enumerate(labels):
@@ -37,6 +45,8 @@ def label_indices(labels: Sequence[str | int], names: Sequence[str], where: str)
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of (kept, held out): ``fraction`` of each class held out, chosen by ``seed``."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     kept, held = [], []
     for label in np.unique(labels):
@@ -51,6 +61,8 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     """Sorted indices of a class-balanced-as-the-source subset of ``size`` examples."""
+    import numpy as np
+
     if size >= len(labels):
         return np.arange(len(labels))
     _, held = stratified_split(labels, size / len(labels), seed)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textclf.data.base import BaseDataModule
-from textclf.data.examples import Examples
-from textclf.errors import TextclfError
+from textclf.data.examples import SPLITS, Examples
+from textclf.errors import OptionError, TextclfError
 from textclf.records import file_sha256, jsonl_records
 
 Format = Literal["auto", "csv", "tsv", "jsonl"]
@@ -44,7 +44,7 @@ class Files(BaseDataModule):
         self._rows: dict[str, tuple[list[str], list[str], list[int]]] = {}
 
     def prepare_data(self) -> None:
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             if self.paths[split] is not None:
                 self._read(split)
 
@@ -78,11 +78,9 @@ class Files(BaseDataModule):
             assert path is not None
             fmt = self.format if self.format != "auto" else _SUFFIXES.get(path.suffix.lower())
             if fmt is None:
-                raise TextclfError(
-                    f"--data.{split} {path}: unknown file type '{path.suffix}'; use .csv, .tsv or "
-                    f".jsonl, or set --data.format"
-                )
-            text = _decode(path, f"--data.{split}")
+                raise OptionError(f"`{split}` {path}: unknown file type '{path.suffix}'; use .csv, "
+                                  f".tsv or .jsonl, or set `format`")
+            text = _decode(path, split)
             rows = _jsonl(text, path, self.text_column, self.label_column) if fmt == "jsonl" else \
                 _delimited(text, path, "\t" if fmt == "tsv" else ",", self.text_column, self.label_column)
             if not rows[0]:
@@ -92,14 +90,15 @@ class Files(BaseDataModule):
 
 
 def _decode(path: Path, option: str) -> str:
+    """The text of the file given as ``option``."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise TextclfError(f"{option} {path}: no such file") from None
+        raise OptionError(f"`{option}` {path}: no such file") from None
     except IsADirectoryError:
-        raise TextclfError(f"{option} {path}: is a directory, expected a file") from None
+        raise OptionError(f"`{option}` {path}: is a directory, expected a file") from None
     except OSError as exc:
-        raise TextclfError(f"{option} {path}: cannot read it: {exc.strerror}") from None
+        raise OptionError(f"`{option}` {path}: cannot read it: {exc.strerror}") from None
     if not data.strip():
         raise TextclfError(f"{path}: the file is empty")
     try:
@@ -120,13 +119,13 @@ def _delimited(text: str, path: Path, delimiter: str, text_column: str,
         raise TextclfError(f"{path} line 1: malformed header ({exc})") from None
     missing = [c for c in (text_column, label_column) if c not in header]
     if missing:
-        option = "text-column" if text_column in missing else "label-column"
-        raise TextclfError(
-            f"{path}: no column {missing[0]!r} (columns: {', '.join(header)}); name the right one "
-            f"with --data.{option}"
-        )
+        option = "text_column" if text_column in missing else "label_column"
+        raise OptionError(f"{path}: no column {missing[0]!r} (columns: {', '.join(header)}); name "
+                          f"the right one with `{option}`")
     t, lab = header.index(text_column), header.index(label_column)
-    texts, labels, lines = [], [], []
+    texts: list[str] = []
+    labels: list[str] = []
+    lines: list[int] = []
     while True:
         line = reader.line_num + 1
         try:
@@ -148,17 +147,17 @@ def _delimited(text: str, path: Path, delimiter: str, text_column: str,
 
 def _jsonl(text: str, path: Path, text_column: str,
            label_column: str) -> tuple[list[str], list[str], list[int]]:
-    texts, labels, lines = [], [], []
+    texts: list[str] = []
+    labels: list[str] = []
+    lines: list[int] = []
     for line, record in jsonl_records(text, path):
         if not isinstance(record, dict):
             raise TextclfError(f"{path} line {line}: expected a JSON object, got {type(record).__name__}")
         for field in (text_column, label_column):
             if field not in record:
-                option = "text-column" if field == text_column else "label-column"
-                raise TextclfError(
-                    f"{path} line {line}: no field {field!r} (fields: {', '.join(record)}); name "
-                    f"the right one with --data.{option}"
-                )
+                option = "text_column" if field == text_column else "label_column"
+                raise OptionError(f"{path} line {line}: no field {field!r} (fields: "
+                                  f"{', '.join(record)}); name the right one with `{option}`")
         label = record[label_column]
         if isinstance(label, bool) or not isinstance(label, (str, int)):
             raise TextclfError(

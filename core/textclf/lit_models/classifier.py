@@ -8,9 +8,10 @@ from typing import Any, Literal
 import torch
 import torchmetrics
 from torch import nn
+from pytorch_lightning.utilities.types import OptimizerLRSchedulerConfig
 from torch.optim.lr_scheduler import LambdaLR
 
-from textclf.errors import TextclfError
+from textclf.errors import OptionError
 from textclf.lit_models.base import BaseLitModel
 from textclf.models.base import BaseModel
 
@@ -39,14 +40,12 @@ class Classifier(BaseLitModel):
                  betas: tuple[float, ...] = (0.9, 0.999)) -> None:
         super().__init__(model)
         if class_weights is not None and len(class_weights) != model.num_labels:
-            raise TextclfError(
-                f"--lit-model.class-weights has {len(class_weights)} weights for "
-                f"{model.num_labels} labels ({', '.join(model.labels)}); give one per label"
-            )
+            raise OptionError(f"`class_weights` has {len(class_weights)} weights for {model.num_labels} "
+                              f"labels ({', '.join(model.labels)}); give one per label")
         if not 0 <= warmup_ratio < 1:
-            raise TextclfError(f"--lit-model.warmup-ratio {warmup_ratio}: must be in [0, 1)")
+            raise OptionError(f"`warmup_ratio` {warmup_ratio}: must be in [0, 1)")
         if len(betas) != 2:
-            raise TextclfError(f"--lit-model.betas needs two values, got {len(betas)}")
+            raise OptionError(f"`betas` needs two values, got {len(betas)}")
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
         self.schedule, self.betas = schedule, (float(betas[0]), float(betas[1]))
         weights = torch.tensor(class_weights, dtype=torch.float) if class_weights else None
@@ -77,7 +76,7 @@ class Classifier(BaseLitModel):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, "train")
-        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -92,8 +91,9 @@ class Classifier(BaseLitModel):
     def on_test_epoch_end(self) -> None:
         self.confusion = self.confusion_metric.compute().cpu()
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        decay, no_decay = [], []
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for param in self.model.parameters():
             if param.requires_grad:
                 # Biases and norm weights are vectors: decaying them only hurts.

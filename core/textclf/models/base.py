@@ -13,18 +13,17 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from textclf import atomic
-from textclf.errors import TextclfError
+from textclf.errors import OptionError, TextclfError
+from textclf.kinds import MODEL
+from textclf.options import RecordsOptions
 from textclf.text import TRUNCATIONS, TextEncoder
 
 MODEL_FILE = "textclf_model.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
-#: Constructor arguments that are not options of the model (supplied by the pipeline, or saved
-#: as files of their own), so ``save`` does not record them.
-NOT_OPTIONS = ("labels", "train_texts", "tokenizer")
 
 
-class BaseModel(nn.Module):
+class BaseModel(RecordsOptions, nn.Module):
     """The model contract: ``forward(input_ids, attention_mask) -> logits`` over ``labels``.
 
     A model carries the tokenizer, max length and truncation its inputs are encoded with, and
@@ -40,20 +39,9 @@ class BaseModel(nn.Module):
     #: Defaults this model suggests for other sections (``{"lit_model": {"lr": 2e-5}}``);
     #: anything the user sets wins. See ``suggested_options``.
     SUGGESTED_OPTIONS: ClassVar[dict[str, dict[str, Any]]] = {}
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> BaseModel:
-        # Record the constructor's arguments, so that ``save`` can write them and ``load`` can
-        # rebuild the same architecture, without every subclass listing its options twice.
-        self = super().__new__(cls)
-        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
-        bound.apply_defaults()
-        options = {k: v for k, v in list(bound.arguments.items())[1:] if k not in NOT_OPTIONS}
-        kwargs_param = [p for p in inspect.signature(cls.__init__).parameters.values()
-                        if p.kind is p.VAR_KEYWORD]
-        if kwargs_param:
-            options.update(options.pop(kwargs_param[0].name, {}))
-        object.__setattr__(self, "init_options", {k: _jsonable(v) for k, v in options.items()})
-        return self
+    #: ``init_options`` is what ``save`` writes and ``load`` rebuilds the architecture from; what
+    #: the pipeline supplies, and the tokenizer (saved as a file of its own), are not in it.
+    unrecorded = (*MODEL.supplied, "tokenizer")
 
     def __init__(self, labels: Sequence[str], tokenizer: Tokenizer, max_length: int,
                  truncation: str = "head") -> None:
@@ -62,9 +50,7 @@ class BaseModel(nn.Module):
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise TextclfError(f"a classifier needs at least two distinct labels, got {labels}")
         if truncation not in TRUNCATIONS:
-            raise TextclfError(
-                f"--model.truncation {truncation}: choose one of {', '.join(TRUNCATIONS)}"
-            )
+            raise OptionError(f"`truncation` {truncation}: choose one of {', '.join(TRUNCATIONS)}")
         self.labels = labels
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
@@ -117,7 +103,7 @@ class BaseModel(nn.Module):
     def load(cls, directory: str | Path) -> BaseModel:
         """Rebuild a model saved with ``save``."""
         directory = Path(directory)
-        meta = read_model_file(directory)
+        meta = cls.read_description(directory)
         kwargs = dict(meta["options"])
         params = inspect.signature(cls.__init__).parameters
         if "tokenizer" in params:
@@ -133,22 +119,14 @@ class BaseModel(nn.Module):
         load_model(model, str(directory / WEIGHTS_FILE))
         model.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
 
-
-def read_model_file(directory: Path) -> dict[str, Any]:
-    path = directory / MODEL_FILE
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TextclfError(f"{directory}: no {MODEL_FILE}; is it a model saved by textclf?") from None
-    except (OSError, ValueError) as exc:
-        raise TextclfError(f"{path}: unreadable ({exc}); the model directory is damaged") from None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
+    @staticmethod
+    def read_description(directory: Path) -> dict[str, Any]:
+        """The ``textclf_model.json`` a ``save`` wrote into ``directory`` (see ``describe``)."""
+        path = directory / MODEL_FILE
+        try:
+            description: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise TextclfError(f"{directory}: no {MODEL_FILE}; is it a model saved by textclf?") from None
+        except (OSError, ValueError) as exc:
+            raise TextclfError(f"{path}: unreadable ({exc}); the model directory is damaged") from None
+        return description

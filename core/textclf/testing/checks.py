@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from textclf.kinds import DATA, LIT_MODEL, MODEL, TRAINER, Kind, kind_named
 from textclf.plugins import Plugin, PluginHost
-from textclf.registry import normalize_dist
+from textclf.registry import Registry, normalize_dist
+from textclf.text import pad_rows
 
 
 def _host() -> PluginHost:
@@ -45,9 +47,9 @@ def check_plugin(dist: str) -> Plugin:
 def check_component(kind: str, name: str) -> Any:
     """Component ``name`` of ``kind`` is registered, imports, follows its kind's contract, and every
     option is derived from its constructor with a docstring line. Returns the chosen component."""
-    from textclf.components import choose
+    from textclf.run_config import Chosen
 
-    chosen = choose(_host().registry, kind, name)
+    chosen = Chosen.by_name(_host().registry, kind_named(kind), name)
     undocumented = [option.flag for option in chosen.options if not option.help]
     assert not undocumented, (f"{kind} '{name}': options without a docstring line: "
                               f"{', '.join(undocumented)}; describe each parameter under Args: in "
@@ -66,50 +68,49 @@ def check_training(tmp_path: Path, *, data: str | type | None = None, model: str
     ``classifier``), so a plugin tests its own component against known-good partners. Also checks
     that the trained model saves, loads back and gives the same logits. Returns the run's metrics.
     """
-    from textclf.components import from_classes
+    from textclf.run_config import from_classes
     from textclf.training import pipeline
 
     registry = _host().registry
-    options: dict[str, dict[str, Any]] = {"data": dict(data_options or {}),
-                                          "model": dict(model_options or {}),
-                                          "lit_model": dict(lit_model_options or {})}
+    options: dict[str, dict[str, Any]] = {DATA.section: dict(data_options or {}),
+                                          MODEL.section: dict(model_options or {}),
+                                          LIT_MODEL.section: dict(lit_model_options or {})}
     if data is None:
         from textclf.testing.datasets import write_separable_dataset
 
         files = write_separable_dataset(tmp_path / "data", train=120, test=40)
         data = "files"
-        options["data"] = {"train": str(files["train"]), "test": str(files["test"]), **options["data"]}
-    options["data"].setdefault("cache_dir", str(tmp_path / "cache"))
-    classes = {kind: _class(registry, kind, given, fallback) for kind, given, fallback in (
-        ("data", data, None), ("model", model, "textclf.testing.models:TinyModel"),
-        ("lit-model", lit_model, "textclf.lit_models:Classifier"))}
-    resolved = from_classes(classes, {**options, "trainer": {
+        options[DATA.section] = {"train": str(files["train"]), "test": str(files["test"]),
+                                 **options[DATA.section]}
+    options[DATA.section].setdefault("cache_dir", str(tmp_path / "cache"))
+    classes = {kind.name: _class(registry, kind, given, fallback) for kind, given, fallback in (
+        (DATA, data, None), (MODEL, model, "textclf.testing.models:TinyModel"),
+        (LIT_MODEL, lit_model, "textclf.lit_models:Classifier"))}
+    resolved = from_classes(classes, {**options, TRAINER: {
         "max_epochs": -1, "max_steps": max_steps, "accelerator": "cpu", "devices": 1}})
     run_dir = tmp_path / "run"
     metrics = pipeline.train(resolved, run_dir=run_dir, overwrite=True, progress=False,
                              echo=lambda line: None)
     assert metrics is not None and metrics["steps"] == max_steps, (
         f"expected {max_steps} training steps, the run took {metrics and metrics['steps']}")
-    _check_reload(classes["model"], run_dir / "model")
+    _check_reload(classes[MODEL.name], run_dir / "model")
     return metrics
 
 
-def _class(registry: Any, kind: str, given: str | type | None, fallback: str | None) -> type:
+def _class(registry: Registry, kind: Kind, given: str | type | None, fallback: str | None) -> Any:
     if given is None:
         module, _, name = (fallback or "").partition(":")
         return getattr(__import__(module, fromlist=[name]), name)
     return registry.get(kind, given).load() if isinstance(given, str) else given
 
 
-def _check_reload(model_cls: type, directory: Path) -> None:
+def _check_reload(model_cls: Any, directory: Path) -> None:
     import torch
 
     model = model_cls.load(directory).eval()
     again = model_cls.load(directory).eval()
     rows = model.encoder.encode_batch(["a short text", "and another, a little longer than the first"])
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([r + [model.encoder.pad_id] * (width - len(r)) for r in rows])
-    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    ids, mask = (torch.from_numpy(array) for array in pad_rows(rows, model.encoder.pad_id))
     with torch.no_grad():
         first, second = model(ids, mask).numpy(), again(ids, mask).numpy()
     assert first.shape == (2, len(model.labels)), f"forward gave shape {first.shape}, expected (2, labels)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,8 @@ def textclf_site(tmp_path: Path) -> PluginSite:
 @pytest.fixture
 def textclf_cli(textclf_site: PluginSite, monkeypatch: pytest.MonkeyPatch,
                 capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Result]]:
-    from textclf.cli import main
-    from textclf.plugins import reset_host
-
+    # The function the installed ``textclf`` script runs; each call is a fresh invocation.
+    main = next(iter(metadata.entry_points(group="console_scripts", name="textclf"))).load()
     monkeypatch.syspath_prepend(str(textclf_site.root))
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
@@ -39,7 +39,6 @@ def textclf_cli(textclf_site: PluginSite, monkeypatch: pytest.MonkeyPatch,
             patch.setenv("COLUMNS", "250")
             if cwd is not None:
                 patch.chdir(cwd)
-            reset_host()
             forget_modules_under(textclf_site.root)
             capsys.readouterr()
             try:
@@ -51,5 +50,4 @@ def textclf_cli(textclf_site: PluginSite, monkeypatch: pytest.MonkeyPatch,
         return Result(code, out, err)
 
     yield run
-    reset_host()
     forget_modules_under(textclf_site.root)

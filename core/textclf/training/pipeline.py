@@ -3,27 +3,32 @@ model's tokenizer -> lit-model(model) -> Lightning trains, validates and tests."
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerStatus
 
-from textclf.components import Resolved
 from textclf.data.base import BaseDataModule
+from textclf.data.examples import SPLITS
 from textclf.errors import TextclfError, UsageError
+from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.lit_models.base import BaseLitModel
 from textclf.models.base import BaseModel
+from textclf.run_config import RunConfig
 from textclf.training.callbacks import Throughput
 from textclf.training.estimate import cpu_warning
 from textclf.training.run import RunDir, default_run_dir
 from textclf.training.trainer import build_trainer, resolve_precision, show_progress
+from textclf.training.trainer_options import TrainerOptions
 
 #: Set for the processes a multi-device launch starts, so they join the same run directory.
 RUN_DIR_ENV = "TEXTCLF_RUN_DIR"
@@ -50,53 +55,53 @@ def is_primary_process() -> bool:
     return all(int(os.environ.get(name, "0") or 0) == 0 for name in _RANK_VARIABLES)
 
 
-def build(resolved: Resolved, *, model_dir: Path | None = None, echo: Echo | None = None) -> Built:
+def build(config: RunConfig, *, model_dir: Path | None = None, echo: Echo | None = None) -> Built:
     """Construct data, model and lit-model; tokenize the data with the model's tokenizer."""
-    chosen, values = resolved.chosen, resolved.values
-    data: BaseDataModule = chosen["data"].cls(**values["data"])
-    data.prepare_data()
-    labels = data.label_names()
-    model_cls = chosen["model"].cls
+    data: BaseDataModule = config[DATA].build()
+    with config[DATA].naming_options():
+        data.prepare_data()
+        labels = data.label_names()
+    model_cls = config[MODEL].cls
     if model_dir is not None:
-        model = model_cls.load(model_dir)
+        with config[MODEL].naming_options():
+            model = model_cls.load(model_dir)
         if list(model.labels) != list(labels):
             raise TextclfError(
                 f"{model_dir}: the model's labels ({', '.join(model.labels)}) differ from the "
                 f"data's ({', '.join(labels)}); the data changed since the run started"
             )
     else:
-        kwargs = dict(values["model"])
+        supplied: dict[str, Any] = {"labels": labels}
         if "train_texts" in inspect.signature(model_cls.__init__).parameters:
-            kwargs["train_texts"] = data.train_texts()
-        model = model_cls(labels=labels, **kwargs)
-    data.attach(model.encoder)
+            with config[DATA].naming_options():
+                supplied["train_texts"] = data.train_texts()
+        model = config[MODEL].build(**supplied)
+    with config[DATA].naming_options():
+        data.attach(model.encoder)
     if echo:
-        counts = " / ".join(f"{len(data.splits[s]):,} {s}" for s in ("train", "val", "test")
-                            if s in data.splits)
+        counts = " / ".join(f"{len(data.splits[s]):,} {s}" for s in SPLITS if s in data.splits)
         how = "cached tokens" if data.cache_hit else f"tokenized in {data.tokenize_seconds:.1f} s"
-        echo(f"data: {chosen['data'].component.name}, {counts} ({how}); labels: {', '.join(labels)}")
+        echo(f"data: {config[DATA].component.name}, {counts} ({how}); labels: {', '.join(labels)}")
         parameters = sum(p.numel() for p in model.parameters())
-        echo(f"model: {chosen['model'].component.name}, {parameters:,} parameters, max length "
+        echo(f"model: {config[MODEL].component.name}, {parameters:,} parameters, max length "
              f"{model.max_length}, truncation {model.truncation}")
-    lit = chosen["lit-model"].cls(model=model, **values["lit_model"])
+    lit = config[LIT_MODEL].build(model=model)
     return Built(data, model, lit)
 
 
-def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = False,
+def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = False,
           resume: RunDir | None = None, progress: bool | None = None,
           echo: Echo = print) -> dict[str, Any] | None:
     """Train a run from scratch, or ``resume`` one; returns its metrics (primary process only)."""
     primary = is_primary_process()
     say: Echo = echo if primary else (lambda _message: None)
-    trainer_values = resolved.values["trainer"]
-    trainer_values["precision"] = resolve_precision(trainer_values["precision"],
-                                                    trainer_values["accelerator"])
-    pl.seed_everything(trainer_values["seed"], workers=True, verbose=False)
+    config = dataclasses.replace(config, trainer=resolve_precision(config.trainer))
+    pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
     if resume is None and primary and run_dir is not None and not overwrite:
         RunDir.ensure_free(run_dir)  # fail before any work, not after the data is prepared
-    built = build(resolved, model_dir=resume.model_dir if resume else None, echo=say)
+    built = build(config, model_dir=resume.model_dir if resume else None, echo=say)
 
-    run = _open_run(resolved, built, run_dir, overwrite, resume, primary)
+    run = _open_run(config, built, run_dir, overwrite, resume, primary)
     if primary:
         run.set_state("running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
         say(f"run: {run.path}" + (" (resumed from its last checkpoint)" if resume else ""))
@@ -105,12 +110,13 @@ def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = 
     has_val = built.data.has_split("val")
     monitor = built.lit.monitor if has_val else None
     train_batches = math.ceil(len(built.data.splits["train"]) / built.data.batch_size)
-    trainer = build_trainer(trainer_values, run=run, monitor=monitor,
+    throughput = Throughput()
+    trainer = build_trainer(config.trainer, run=run, monitor=monitor,
                             monitor_mode=built.lit.monitor_mode, progress=show_progress(progress),
-                            echo=say, train_batches=train_batches)
-    built.lit.total_steps = planned_steps(trainer_values, train_batches, trainer.world_size)
+                            echo=say, train_batches=train_batches, callbacks=[throughput])
+    built.lit.total_steps = planned_steps(config.trainer, train_batches, trainer.world_size)
     if primary and trainer.strategy.root_device.type == "cpu":
-        warning = cpu_warning(built.model, built.data, resolved.chosen["model"].component.name)
+        warning = cpu_warning(built.model, built.data, config[MODEL].component.name)
         if warning:
             say(f"warning: {warning}")
     try:
@@ -124,18 +130,22 @@ def train(resolved: Resolved, *, run_dir: Path | None = None, overwrite: bool = 
             ) from None
         raise
 
-    checkpoint = trainer.checkpoint_callback
+    checkpoint = _checkpoint_callback(trainer)
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
     best = best or str(run.last_checkpoint)
     metrics = evaluate(trainer, built, best)
-    throughput = next(c for c in trainer.callbacks if isinstance(c, Throughput)).report()
     if not primary:
         return None
-    _record(run, built, trainer, metrics, best, monitor, throughput)
+    _record(run, built, trainer, metrics, best, monitor, throughput.report())
     return metrics
 
 
-def _open_run(resolved: Resolved, built: Built, run_dir: Path | None, overwrite: bool,
+def _checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint | None:
+    checkpoint = trainer.checkpoint_callback
+    return checkpoint if isinstance(checkpoint, ModelCheckpoint) else None
+
+
+def _open_run(config: RunConfig, built: Built, run_dir: Path | None, overwrite: bool,
               resume: RunDir | None, primary: bool) -> RunDir:
     """The run directory: the resumed one, the shared one (extra processes), or a new one with
     the config and the untrained model (which ``--resume`` starts from)."""
@@ -146,11 +156,10 @@ def _open_run(resolved: Resolved, built: Built, run_dir: Path | None, overwrite:
         if shared is None:
             raise UsageError("every process of a multi-node launch needs the same --run-dir")
         return RunDir(Path(shared))
-    config = resolved.as_config()
-    run = RunDir.create(run_dir or default_run_dir(config["data"]["name"], config["model"]["name"]),
+    run = RunDir.create(run_dir or default_run_dir(config[DATA].component.name, config[MODEL].component.name),
                         overwrite)
-    versions = resolved.plugin_versions()
-    run.write_config({"textclf": versions["textclf"], "plugins": versions, **config})
+    versions = config.plugin_versions()
+    run.write_config({"textclf": versions["textclf"], "plugins": versions, **config.as_config()})
     built.model.save(run.model_dir)
     return run
 
@@ -159,7 +168,7 @@ def _record(run: RunDir, built: Built, trainer: pl.Trainer, metrics: dict[str, A
             monitor: str | None, throughput: dict[str, float]) -> None:
     """Save the best model in portable form, write metrics.json, mark the run completed."""
     built.model.save(run.model_dir)
-    checkpoint = trainer.checkpoint_callback
+    checkpoint = _checkpoint_callback(trainer)
     score = checkpoint.best_model_score if checkpoint is not None else None
     metrics.update(best_checkpoint=os.path.relpath(best, run.path), monitor=monitor,
                    best_score=float(score) if score is not None else None,
@@ -168,12 +177,12 @@ def _record(run: RunDir, built: Built, trainer: pl.Trainer, metrics: dict[str, A
     run.set_state("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
-def planned_steps(options: dict[str, Any], batches: int, world_size: int) -> int:
+def planned_steps(options: TrainerOptions, batches: int, world_size: int) -> int:
     """Optimizer steps the run will take: epochs of (per-replica batches / accumulation),
     capped by ``max_steps``."""
-    per_epoch = math.ceil(math.ceil(batches / world_size) / options["accumulate_grad_batches"])
-    by_epochs = per_epoch * options["max_epochs"] if options["max_epochs"] > 0 else None
-    by_steps = options["max_steps"] if options["max_steps"] > 0 else None
+    per_epoch = math.ceil(math.ceil(batches / world_size) / options.accumulate_grad_batches)
+    by_epochs = per_epoch * options.max_epochs if options.max_epochs > 0 else None
+    by_steps = options.max_steps if options.max_steps > 0 else None
     candidates = [n for n in (by_epochs, by_steps) if n is not None]
     return max(1, min(candidates)) if candidates else per_epoch
 
@@ -202,23 +211,22 @@ def evaluate(trainer: pl.Trainer, built: Built, checkpoint: str | None) -> dict[
     return out
 
 
-def _metrics(results: list[dict[str, float]], prefix: str) -> dict[str, float]:
+def _metrics(results: Sequence[Mapping[str, float]], prefix: str) -> dict[str, float]:
     merged = results[0] if results else {}
     return {key[len(prefix):]: round(float(value), 6)
             for key, value in merged.items() if key.startswith(prefix)}
 
 
-def test_run(run: RunDir, resolved: Resolved, split: str, *, progress: bool | None = None,
+def test_run(run: RunDir, config: RunConfig, split: str, *, progress: bool | None = None,
              echo: Echo = print) -> dict[str, Any]:
     """Evaluate a finished run's model on ``split`` ("test" or "val")."""
-    built = build(resolved, model_dir=run.model_dir, echo=echo)
+    built = build(config, model_dir=run.model_dir, echo=echo)
     if not built.data.has_split(split):
         other = "val" if split == "test" else "test"
         hint = f"; evaluate --split {other} instead" if built.data.has_split(other) else ""
         raise UsageError(f"{run.path}: the run's data has no {split} split{hint}")
-    trainer_values = resolved.values["trainer"]
-    trainer = build_trainer({**trainer_values, "devices": 1, "strategy": "auto"},
-                            progress=show_progress(progress))
+    options = dataclasses.replace(config.trainer, devices="1", strategy="auto")
+    trainer = build_trainer(resolve_precision(options), progress=show_progress(progress))
     built.data.trainer = trainer
     loader = built.data.test_dataloader() if split == "test" else built.data.val_dataloader()
     results = trainer.test(built.lit, dataloaders=loader, verbose=False)

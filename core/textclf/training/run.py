@@ -27,9 +27,8 @@ RUNS = Path("runs")
 
 
 def default_run_dir(data: str, model: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    short = lambda name: name.rpartition(":")[2]  # noqa: E731
-    return RUNS / f"{short(data)}-{short(model)}-{stamp}"
+    """``runs/<data>-<model>-<time>``, from the components' names."""
+    return RUNS / f"{data}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class RunDir:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import sys
@@ -11,9 +12,9 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
-from textclf.training.callbacks import EpochReport, RunRecorder, Throughput
-from textclf.training.options import PRECISION_AUTO, parse_devices, parse_val_check_interval
+from textclf.training.callbacks import EpochReport, RunRecorder
 from textclf.training.run import RunDir
+from textclf.training.trainer_options import PRECISION_AUTO, TrainerOptions
 
 LOG_EVERY_N_STEPS = 50
 
@@ -29,26 +30,30 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
-def resolve_precision(precision: str, accelerator: str) -> str:
-    """``auto``: bf16-mixed on a GPU that supports it, 32-true anywhere else."""
-    if precision != PRECISION_AUTO:
-        return precision
+def resolve_precision(options: TrainerOptions) -> TrainerOptions:
+    """``precision: auto`` made concrete (a run records what it used): bf16-mixed on a GPU that
+    supports it, 32-true anywhere else."""
+    if options.precision != PRECISION_AUTO:
+        return options
     import torch
 
-    gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    return "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
+    gpu = options.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    precision = "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
+    return dataclasses.replace(options, precision=precision)
 
 
 def show_progress(setting: bool | None) -> bool:
     return sys.stderr.isatty() if setting is None else setting
 
 
-def build_trainer(options: dict[str, Any], *, run: RunDir | None = None, monitor: str | None = None,
+def build_trainer(options: TrainerOptions, *, run: RunDir | None = None, monitor: str | None = None,
                   monitor_mode: str = "max", progress: bool = False, echo: Any = print,
-                  train_batches: int | None = None) -> pl.Trainer:
-    """A Trainer for fitting (with ``run``: checkpoints, logs, run records) or for evaluating."""
+                  train_batches: int | None = None, callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
+    """A Trainer for fitting (with ``run``: checkpoints, logs, run records) or for evaluating,
+    with ``callbacks`` of the caller's. ``options.precision`` must be resolved already
+    (``resolve_precision``)."""
     quiet_lightning()
-    callbacks: list[pl.Callback] = []
+    callbacks = list(callbacks or [])
     if progress:
         callbacks.append(RichProgressBar(leave=True, console_kwargs={"stderr": True}))
     elif run is not None:
@@ -59,28 +64,26 @@ def build_trainer(options: dict[str, Any], *, run: RunDir | None = None, monitor
             ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor=monitor,
                             mode=monitor_mode, save_top_k=1 if monitor else 0, save_last=True,
                             auto_insert_metric_name=False, enable_version_counter=False),
-            Throughput(),
             RunRecorder(run),
         ]
-        if options.get("early_stopping") and monitor:
+        if options.early_stopping and monitor:
             callbacks.append(EarlyStopping(monitor=monitor, mode=monitor_mode,
-                                           patience=int(options["early_stopping"])))
+                                           patience=options.early_stopping))
         loggers = [pl.loggers.CSVLogger(run.path, name="logs", version="")]
         if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
             loggers.append(pl.loggers.TensorBoardLogger(run.path, name="logs", version="tensorboard"))
     log_every = LOG_EVERY_N_STEPS if not train_batches else max(1, min(LOG_EVERY_N_STEPS, train_batches))
     return pl.Trainer(
-        max_epochs=options.get("max_epochs", 1),
-        max_steps=options.get("max_steps", -1),
-        accelerator=options.get("accelerator", "auto"),
-        devices=parse_devices(options.get("devices", "auto")),
-        num_nodes=options.get("num_nodes", 1),
-        precision=resolve_precision(options.get("precision", PRECISION_AUTO),
-                                    options.get("accelerator", "auto")),
-        strategy=options.get("strategy", "auto"),
-        accumulate_grad_batches=options.get("accumulate_grad_batches", 1),
-        gradient_clip_val=options.get("gradient_clip"),
-        val_check_interval=parse_val_check_interval(options.get("val_check_interval", 1.0)),
+        max_epochs=options.max_epochs,
+        max_steps=options.max_steps,
+        accelerator=options.accelerator,
+        devices=options.lightning_devices(),
+        num_nodes=options.num_nodes,
+        precision=options.precision,  # type: ignore[arg-type]  # Lightning checks the spelling
+        strategy=options.strategy,
+        accumulate_grad_batches=options.accumulate_grad_batches,
+        gradient_clip_val=options.gradient_clip,
+        val_check_interval=options.lightning_val_check_interval(),
         callbacks=callbacks,
         logger=loggers,
         enable_checkpointing=run is not None,

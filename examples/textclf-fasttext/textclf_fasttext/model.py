@@ -15,9 +15,7 @@ import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from torch import nn
 
-from textclf import BaseModel
-from textclf.errors import TextclfError
-from textclf.text import Truncation
+from textclf import BaseModel, OptionError, Truncation
 
 PAD, UNK = "[PAD]", "[UNK]"
 #: Multipliers of the n-gram hash; primes keep (a, b) and (b, a) apart.
@@ -54,13 +52,13 @@ class FastText(BaseModel):
                  min_frequency: int = 2, max_length: int = 2048, truncation: Truncation = "head",
                  tokenizer: Path | None = None) -> None:
         if not 1 <= ngrams <= len(_PRIMES):
-            raise TextclfError(f"--model.ngrams {ngrams}: choose 1 to {len(_PRIMES)}")
+            raise OptionError(f"`ngrams` {ngrams}: choose 1 to {len(_PRIMES)}")
         if tokenizer is not None:
             built = Tokenizer.from_file(str(tokenizer))
         elif train_texts is not None:
             built = word_tokenizer(train_texts, vocab_size, min_frequency)
         else:
-            raise ValueError("FastText needs the training texts or --model.tokenizer")
+            raise OptionError("FastText needs the training texts or `tokenizer`")
         super().__init__(labels, built, max_length, truncation)
         self.words, self.ngrams, self.buckets = built.get_vocab_size(), ngrams, buckets
         self.embedding = nn.Embedding(self.words + (buckets if ngrams > 1 else 0), dim)

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from textclf.lit_models import Classifier
-from textclf.models import BaseModel
+from textclf import BaseModel, Classifier
 
 
 class FastTextSGD(Classifier):

@@ -16,10 +16,7 @@ from typing import Any
 
 import torch
 
-from textclf.errors import TextclfError
-from textclf.models import BaseModel
-from textclf.models.base import read_model_file
-from textclf.text import Truncation
+from textclf import BaseModel, OptionError, Truncation
 from textclf_distilbert.tokenizer import as_transformers, read_tokenizer, train_wordpiece
 
 CHECKPOINT = "distilbert-base-uncased"
@@ -97,7 +94,7 @@ class DistilBERT(BaseModel):
     def load(cls, directory: str | Path) -> DistilBERT:
         """Rebuild a saved model: the directory is itself a checkpoint with the trained head."""
         directory = Path(directory)
-        meta = read_model_file(directory)
+        meta = cls.read_description(directory)
         options = {k: v for k, v in meta["options"].items()
                    if k not in ("checkpoint", "pretrained", "compile", "tokenizer")}
         model = cls(labels=meta["labels"], checkpoint=str(directory), pretrained=True, **options)
@@ -161,13 +158,13 @@ def _from_checkpoint(checkpoint: str, labels: list[str], dropout: float | None):
             ignore_mismatched_sizes=True)  # a classification checkpoint with other labels
         hf_tokenizer = AutoTokenizer.from_pretrained(source, **cached_only)
     except OSError as exc:
-        raise TextclfError(_unreachable(checkpoint, local, exc)) from None
+        raise OptionError(_unreachable(checkpoint, local, exc)) from None
     except ValueError as exc:
-        raise TextclfError(f"--model.checkpoint {checkpoint}: not a sequence-classification "
+        raise OptionError(f"`checkpoint` {checkpoint}: not a sequence-classification "
                            f"encoder transformers can load ({exc})") from None
     backend = getattr(hf_tokenizer, "backend_tokenizer", None)
     if backend is None:
-        raise TextclfError(f"--model.checkpoint {checkpoint}: has no fast (tokenizers) tokenizer, "
+        raise OptionError(f"`checkpoint` {checkpoint}: has no fast (tokenizers) tokenizer, "
                            f"which textclf needs to encode text identically at runtime")
     limits = [n for n in (getattr(hf_tokenizer, "model_max_length", None),
                           _position_limit(config)) if n and n < 1_000_000]
@@ -183,18 +180,18 @@ def _position_limit(config: Any) -> int | None:
 
 def _unreachable(checkpoint: str, local: Path, exc: OSError) -> str:
     if local.is_absolute() or checkpoint.startswith((".", "~")) or local.exists():
-        return f"--model.checkpoint {checkpoint}: not a usable checkpoint directory ({exc})"
-    return (f"--model.checkpoint {checkpoint}: cannot load it from the Hugging Face hub, which "
+        return f"`checkpoint` {checkpoint}: not a usable checkpoint directory ({exc})"
+    return (f"`checkpoint` {checkpoint}: cannot load it from the Hugging Face hub, which "
             f"cannot be reached, and it is not in the local cache; download it where there is "
-            f"network and pass the directory with --model.checkpoint DIR, or train from scratch "
-            f"with --model.pretrained false")
+            f"network and pass the directory with `checkpoint` DIR, or train from scratch "
+            f"with `pretrained` false")
 
 
 def _scratch_tokenizer(tokenizer: Path | None, texts: Sequence[str] | None, vocab_size: int):
     if tokenizer is not None:
         return read_tokenizer(Path(tokenizer))
     if texts is None:
-        raise TextclfError("--model.pretrained false needs --model.tokenizer, or training texts "
+        raise OptionError("`pretrained` false needs `tokenizer`, or training texts "
                            "to build a WordPiece tokenizer from")
     return train_wordpiece(texts, vocab_size)
 
@@ -204,7 +201,7 @@ def _from_scratch(backend, labels: list[str], dim: int, layers: int, heads: int,
     from transformers import AutoModelForSequenceClassification, DistilBertConfig
 
     if dim % heads:
-        raise TextclfError(f"--model.dim {dim} must be a multiple of --model.heads {heads}")
+        raise OptionError(f"`dim` {dim} must be a multiple of `heads` {heads}")
     extra = {"dropout": dropout, "attention_dropout": dropout} if dropout is not None else {}
     config = DistilBertConfig(vocab_size=backend.get_vocab_size(), dim=dim, n_layers=layers,
                               n_heads=heads, hidden_dim=4 * dim,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from textclf.errors import TextclfError
+from textclf import OptionError
 
 SPECIAL = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
            "sep_token": "[SEP]", "mask_token": "[MASK]"}
@@ -32,11 +32,11 @@ def read_tokenizer(path: Path) -> Tokenizer:
     """A ``tokenizer.json``, or the one in a checkpoint directory."""
     file = path / "tokenizer.json" if path.is_dir() else path
     if not file.is_file():  # tokenizers reports a missing file with its own exception type
-        raise TextclfError(f"--model.tokenizer {path}: no such tokenizer.json")
+        raise OptionError(f"`tokenizer` {path}: no such tokenizer.json")
     try:
         return Tokenizer.from_file(str(file))
     except Exception as exc:
-        raise TextclfError(f"--model.tokenizer {path}: not a tokenizers JSON file ({exc})") from None
+        raise OptionError(f"`tokenizer` {path}: not a tokenizers JSON file ({exc})") from None
 
 
 def as_transformers(tokenizer: Tokenizer):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from textclf.download import DownloadError, download
+from textclf import DownloadError, download
 from textclf.testing import TINY_MODEL_PLUGIN, lines
 from textclf_imdb import reviews as store
 from textclf_imdb.data import IMDB
@@ -111,7 +111,7 @@ def test_checksum_mismatch_keeps_nothing(server, tmp_path):
     assert str(mismatch.value) == (
         f"{server.url}: the download's SHA-256 is {actual}, expected {'0' * 64}; the file was "
         f"corrupted on the way or the server sends another file (deleted it; run again, or set "
-        f"the right --data.sha256 for a mirror)")
+        f"the right `sha256` for a mirror)")
     assert files_under(tmp_path) == []
 
 
@@ -122,7 +122,7 @@ def test_corrupted_and_truncated_archives(server, archive, tmp_path):
         IMDB(url=server.url, sha256=garbage_sha, cache_dir=tmp_path / "a").prepare_data()
     assert "cannot read the archive (ReadError:" in str(corrupted.value)
     assert str(corrupted.value).endswith("it is corrupted or truncated: delete it and run again to "
-                                         "download it afresh, or pass a good copy with --data.path")
+                                         "download it afresh, or pass a good copy with `path`")
     assert not (tmp_path / "a" / "imdb" / "reviews").exists()
 
     truncated = tmp_path / "truncated.tar.gz"
@@ -194,7 +194,7 @@ def test_unwritable_cache_directory(archive, server, tmp_path):
         IMDB(url=server.url, sha256=archive[1], cache_dir=blocker / "cache").prepare_data()
     assert str(download_error.value) == (
         f"cannot write to {blocker / 'cache' / 'imdb' / 'downloads'}: Not a directory; set "
-        f"--data.cache-dir or TEXTCLF_CACHE to a writable directory")
+        f"`cache_dir` or TEXTCLF_CACHE to a writable directory")
     with pytest.raises(store.ReviewsError) as read_error:
         IMDB(path=archive[0], cache_dir=blocker / "cache").prepare_data()
     assert str(read_error.value).startswith(
@@ -246,7 +246,7 @@ def test_an_unresolvable_host_fails_at_once_without_retrying(tmp_path, monkeypat
     assert str(offline.value) == (
         "cannot download http://no-such-host.invalid/aclImdb_v1.tar.gz: cannot resolve the host name "
         "(no network?); without network, get aclImdb_v1.tar.gz elsewhere and pass it, or the aclImdb "
-        "directory inside it, with --data.path")
+        "directory inside it, with `path`")
 
 
 def test_bad_options_are_one_line_and_keep_an_existing_run(textclf_site, textclf_cli, archive, tmp_path):

@@ -9,10 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from textclf.data import BaseDataModule, Examples
-from textclf.data.examples import stratified_subset
-from textclf.download import DownloadError, download
-from textclf.errors import TextclfError
+from textclf import BaseDataModule, DownloadError, Examples, OptionError, download, stratified_subset
 from textclf_imdb import reviews as store
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -45,9 +42,9 @@ class IMDB(BaseDataModule):
                  keep_html: bool = False, limit_train: int | None = None,
                  limit_test: int | None = None, retries: int = 5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        for option, value in (("limit-train", limit_train), ("limit-test", limit_test)):
+        for option, value in (("limit_train", limit_train), ("limit_test", limit_test)):
             if value is not None and value < 2:
-                raise TextclfError(f"--data.{option} {value}: must be at least 2 (one per label)")
+                raise OptionError(f"`{option}` {value}: must be at least 2 (one per label)")
         self.path = Path(path).expanduser() if path else None
         self.url, self.sha256, self.keep_html = url, sha256.lower(), keep_html
         self.limits = {"train": limit_train, "test": limit_test}
@@ -55,7 +52,7 @@ class IMDB(BaseDataModule):
         self.reviews_dir: Path | None = None
 
     def prepare_data(self) -> None:
-        """Download (unless --data.path) and read the reviews into the cache, both only once."""
+        """Download (unless given a path) and read the reviews into the cache, both only once."""
         if self.reviews_dir is not None:
             return
         source, identity = self._source()
@@ -70,7 +67,7 @@ class IMDB(BaseDataModule):
         """The archive or directory to read, and a key that changes when its content does."""
         if self.path is not None:
             if not self.path.exists():
-                raise TextclfError(f"--data.path {self.path}: no such file or directory")
+                raise OptionError(f"`path` {self.path}: no such file or directory")
             stat = self.path.stat()
             key = f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
             if self.path.is_dir():
@@ -85,7 +82,7 @@ class IMDB(BaseDataModule):
                 if exc.offline:
                     raise DownloadError(
                         f"{exc}; without network, get {name} elsewhere and pass it, or the "
-                        f"aclImdb directory inside it, with --data.path", offline=True) from None
+                        f"aclImdb directory inside it, with `path`", offline=True) from None
                 raise
         return archive, "sha256-" + self.sha256[:16]
 

@@ -19,8 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from textclf import atomic
-from textclf.errors import TextclfError
+from textclf import TextclfError, atomic_directory
 
 LABELS = ("neg", "pos")
 SPLITS = ("train", "test")
@@ -77,7 +76,7 @@ def read_archive(path: Path) -> dict[str, Reviews]:
         raise ReviewsError(
             f"{path}: cannot read the archive ({type(exc).__name__}: {exc}); it is corrupted or "
             f"truncated: delete it and run again to download it afresh, or pass a good copy "
-            f"with --data.path"
+            f"with `path`"
         ) from None
     return _assemble(collected, str(path))
 
@@ -156,7 +155,7 @@ def _assemble(collected: Collected, source: str) -> dict[str, Reviews]:
 def save(directory: Path, reviews: dict[str, Reviews], source: dict[str, object]) -> None:
     """Write the parsed reviews atomically; a reader never sees a half-written cache."""
     try:
-        with atomic.directory(directory) as tmp:
+        with atomic_directory(directory) as tmp:
             for split, data in reviews.items():
                 blobs = [t.encode("utf-8") for t in data.texts]
                 offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
@@ -171,7 +170,7 @@ def save(directory: Path, reviews: dict[str, Reviews], source: dict[str, object]
     except OSError as exc:
         raise ReviewsError(
             f"cannot write the IMDB cache in {directory.parent}: {exc.strerror}; set "
-            f"--data.cache-dir or TEXTCLF_CACHE to a writable directory"
+            f"`cache_dir` or TEXTCLF_CACHE to a writable directory"
         ) from None
 
 

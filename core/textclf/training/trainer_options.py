@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 PRECISION_AUTO = "auto"
 
 
+@dataclass(frozen=True)
 class TrainerOptions:
     """How Lightning trains: length, hardware, precision, checkpoints' cadence.
 
@@ -25,24 +27,29 @@ class TrainerOptions:
         early_stopping: Stop after this many validations without improvement (none: never).
     """
 
-    def __init__(self, max_epochs: int = 3, max_steps: int = -1, accelerator: str = "auto",
-                 devices: str = "auto", num_nodes: int = 1, precision: str = PRECISION_AUTO, strategy: str = "auto",
-                 accumulate_grad_batches: int = 1, gradient_clip: float | None = 1.0,
-                 seed: int = 42, val_check_interval: float = 1.0,
-                 early_stopping: int | None = None) -> None:
-        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
+    max_epochs: int = 3
+    max_steps: int = -1
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    precision: str = PRECISION_AUTO
+    strategy: str = "auto"
+    accumulate_grad_batches: int = 1
+    gradient_clip: float | None = 1.0
+    seed: int = 42
+    val_check_interval: float = 1.0
+    early_stopping: int | None = None
 
+    def lightning_devices(self) -> Any:
+        """``auto``, a count (``2``, ``-1``) or a list of device indices (``0,1``), as Lightning takes it."""
+        text = str(self.devices).strip()
+        if text == "auto":
+            return "auto"
+        if "," in text:
+            return [int(part) for part in text.split(",") if part.strip()]
+        return int(text)
 
-def parse_devices(devices: Any) -> Any:
-    """``auto``, a count (``2``, ``-1``) or a list of device indices (``0,1``), as Lightning takes it."""
-    text = str(devices).strip()
-    if text == "auto":
-        return "auto"
-    if "," in text:
-        return [int(part) for part in text.split(",") if part.strip()]
-    return int(text)
-
-
-def parse_val_check_interval(value: float) -> float | int:
-    """Up to 1: a fraction of an epoch; above 1: a number of batches."""
-    return int(value) if value > 1 else float(value)
+    def lightning_val_check_interval(self) -> float | int:
+        """Up to 1: a fraction of an epoch; above 1: a number of batches."""
+        value = self.val_check_interval
+        return int(value) if value > 1 else float(value)

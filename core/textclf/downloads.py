@@ -16,13 +16,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from textclf.console import format_bytes
 from textclf.errors import TextclfError
 from textclf.records import file_sha256
 
-log = logging.getLogger("textclf.download")
+log = logging.getLogger("textclf.downloads")
 CHUNK = 1 << 20
 USER_AGENT = "textclf (+https://github.com/textclf/textclf)"
 
@@ -46,7 +48,7 @@ def download(url: str, dest: Path, *, sha256: str | None = None, retries: int = 
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"cannot write to {dest.parent}: {exc.strerror}; set --data.cache-dir "
+        raise DownloadError(f"cannot write to {dest.parent}: {exc.strerror}; set `cache_dir` "
                             f"or TEXTCLF_CACHE to a writable directory") from None
     show = sys.stderr.isatty() if progress is None else progress
     start = time.perf_counter()
@@ -73,7 +75,7 @@ def download(url: str, dest: Path, *, sha256: str | None = None, retries: int = 
             raise DownloadError(
                 f"{url}: the download's SHA-256 is {actual}, expected {sha256}; the file was "
                 f"corrupted on the way or the server sends another file (deleted it; run again, "
-                f"or set the right --data.sha256 for a mirror)")
+                f"or set the right `sha256` for a mirror)")
     os.replace(part, dest)
     log.info(f"downloaded {format_bytes(dest.stat().st_size)} in {time.perf_counter() - start:.1f} s"
              + (", SHA-256 verified" if sha256 else ""))
@@ -124,30 +126,20 @@ def _fetch(url: str, part: Path, timeout: float, show: bool) -> None:
             raise _Retry from ConnectionError(f"connection closed after {format_bytes(received)} of {format_bytes(total)}")
 
 
-class _progress:
+@contextmanager
+def _progress(show: bool, total: int | None, done: int, name: str) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on a terminal; nothing elsewhere (the log lines say enough)."""
+    if not show:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
 
-    def __init__(self, show: bool, total: int | None, done: int, name: str) -> None:
-        self.show, self.total, self.done, self.name = show, total, done, name
-
-    def __enter__(self):
-        if not self.show:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                            TransferSpeedColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True))
-        self.bar.__enter__()
-        task = self.bar.add_task(self.name.removesuffix(".part"), total=self.total,
-                                 completed=self.done)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.show:
-            self.bar.__exit__(*exc)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task(name.removesuffix(".part"), total=total, completed=done)
+        yield lambda n: bar.advance(task, n)
 
 
 def _reason(exc: BaseException | None) -> str:
