@@ -27,6 +27,7 @@ def export_command(ctx: click.Context, run_path: Path, output: Path, quantize: s
     """Export a run's model as a self-contained ONNX bundle."""
     from textclf.export import export
 
-    with options_of(None, ("output", "quantize", "overwrite")):  # the export function's and ours
+    # export()'s parameters are this command's options: its errors name them as our flags.
+    with options_of(None, (str(param.name) for param in ctx.command.params)):
         export(run_path, output, registry=session(ctx).host().registry, quantize=quantize,
                optimize=optimize, overwrite=overwrite, echo=info)
