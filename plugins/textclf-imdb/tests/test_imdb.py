@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import logging
+import os
 import tarfile
 from pathlib import Path
 
@@ -34,6 +37,20 @@ def cached_reviews(cache: Path) -> list[str]:
 def logs(caplog):
     caplog.set_level(logging.INFO, logger="textclf")
     return caplog
+
+
+@pytest.fixture
+def extracted(archive, tmp_path) -> Path:
+    """The session's archive extracted: the aclImdb directory."""
+    with tarfile.open(archive[0]) as tar:
+        tar.extractall(tmp_path / "extracted", filter="data")
+    return tmp_path / "extracted" / "aclImdb"
+
+
+def damaged(message: str, path: Path) -> str:
+    """What a user is told about an archive that is corrupted or cut short."""
+    return (f"{path}: cannot read the archive ({message}); it is corrupted or truncated: delete it "
+            f"and run again to download it afresh, or pass a good copy with `path`")
 
 
 def test_first_run_downloads_verifies_and_reads_once_then_reuses_the_cache(server, archive, tmp_path, logs):
@@ -132,6 +149,115 @@ def test_corrupted_and_truncated_archives(server, archive, tmp_path):
     assert cached_reviews(tmp_path / "b") == []
 
 
+def header_offsets(tar_bytes: bytes) -> tuple[dict[str, int], int]:
+    """Where each member's header starts in an uncompressed tar, and where its last member ends."""
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        members = tar.getmembers()
+    last = members[-1]
+    return {m.name: m.offset for m in members}, last.offset_data + -(-last.size // 512) * 512
+
+
+def first_review(offsets: dict[str, int], folder: str) -> str:
+    return min((name for name in offsets if name.startswith(folder + "/")), key=offsets.__getitem__)
+
+
+@pytest.mark.parametrize("where", [
+    "inside the test reviews", "before test/pos", "before the end-of-archive marker",
+    "after one block of the end-of-archive marker", "junk instead of a header"])
+def test_an_archive_cut_at_a_tar_header_is_refused_and_nothing_cached(archive, tmp_path, where):
+    """A tar cut between members and recompressed is a valid gzip that tarfile reads as a shorter
+    archive: part of the test reviews were cached as all of them, or "test/pos has no reviews"."""
+    tar_bytes = gzip.decompress(archive[0].read_bytes())
+    offsets, end = header_offsets(tar_bytes)
+    test_reviews = sorted((n for n in offsets if n.startswith("aclImdb/test/") and n.endswith(".txt")),
+                          key=offsets.__getitem__)
+    cut = {"inside the test reviews": offsets[test_reviews[len(test_reviews) // 2]],
+           "before test/pos": offsets["aclImdb/test/pos"],
+           "before the end-of-archive marker": end,
+           "after one block of the end-of-archive marker": end + 512,
+           "junk instead of a header": offsets[first_review(offsets, "aclImdb/test/pos")]}[where]
+    junk = where == "junk instead of a header"
+    tar_bytes = tar_bytes[:cut] + b"junk" * 128 + tar_bytes[cut + 512:] if junk else tar_bytes[:cut]
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    path.write_bytes(gzip.compress(tar_bytes))
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=path, cache_dir=tmp_path / "cache").prepare_data()
+    detail = f"invalid header at byte {cut}" if junk else "unexpected end of data"
+    assert str(refused.value) == damaged(f"ReadError: {detail}", path)
+    assert cached_reviews(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize(("damage", "detail"), [
+    ("crc", "ReadError: CRC check failed 0x"),
+    ("length", "ReadError: Incorrect length of data produced"),
+    ("trailer cut", "ReadError: unexpected end of data"),
+    ("deflate block", "ReadError: zlib error: Error -3 while decompressing data: invalid block type"),
+    ("bytes changed mid-way", "ReadError: "),
+])
+def test_a_damaged_gzip_stream_is_refused_and_nothing_cached(archive, tmp_path, damage, detail):
+    """gzip's CRC and length trailer is checked: the whole stream is read to its end."""
+    data = bytearray(gzip.compress(gzip.decompress(archive[0].read_bytes()), mtime=0))
+    if damage == "crc":
+        data[-8] ^= 0xFF
+    elif damage == "length":
+        data[-1] ^= 0x01
+    elif damage == "trailer cut":
+        del data[-4:]
+    elif damage == "deflate block":
+        data[10] |= 0b110  # the first block's type (bits 1-2 after the 10-byte header): 3 is none
+    else:  # either a CRC or a zlib error, depending on what the changed bytes decode to
+        data[len(data) // 2:len(data) // 2 + 64] = b"\xff" * 64
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=path, cache_dir=tmp_path / "cache").prepare_data()
+    message = str(refused.value)
+    prefix, suffix = damaged(detail, path).split(detail)
+    # gzip's or zlib's own text (with CRCs) sits between the stable prefix and suffix
+    assert message.startswith(prefix + detail) and message.endswith(suffix)
+    if damage == "bytes changed mid-way":
+        assert message[len(prefix + detail):].startswith(("CRC check failed ", "zlib error: "))
+    assert cached_reviews(tmp_path / "cache") == []
+
+
+def huge_member_archive(path: Path, name: str, size: int) -> None:
+    """An aclImdb archive whose member ``name`` claims ``size`` bytes but holds a few: a reader
+    that tried to read it would fail with "unexpected end of data" instead of refusing it."""
+    header = io.BytesIO()
+    with tarfile.open(fileobj=header, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(tarfile.TarInfo("aclImdb"))
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o644
+    start = header.getvalue()[:512]  # the directory's header, without the end-of-archive marker
+    path.write_bytes(gzip.compress(start + info.tobuf(tarfile.GNU_FORMAT) + b"great film. " * 100))
+
+
+def test_a_huge_review_member_is_refused_without_being_read(tmp_path):
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    huge_member_archive(path, "aclImdb/train/pos/0_9.txt", 3 << 30)
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=path, cache_dir=tmp_path / "cache").prepare_data()
+    assert str(refused.value) == (
+        f"{path}: refusing the archive: member 'aclImdb/train/pos/0_9.txt' is 3,221,225,472 bytes, "
+        f"over the 1,048,576-byte limit for one review; this is not a genuine aclImdb_v1.tar.gz")
+    assert cached_reviews(tmp_path / "cache") == []
+
+
+def test_the_review_size_limit_is_exact(tmp_path):
+    assert store.MAX_REVIEW_BYTES == 1 << 20
+    at_limit, over = (tmp_path / f"{n}.tar.gz" for n in ("at", "over"))
+    write_archive(at_limit, 3, extra=[Member("aclImdb/train/pos/900_9.txt", data=b"a" * (1 << 20))])
+    write_archive(over, 3, extra=[Member("aclImdb/train/pos/900_9.txt", data=b"a" * ((1 << 20) + 1))])
+    train = IMDB(path=at_limit, cache_dir=tmp_path / "cache").load_split("train")
+    assert (len(train.texts), max(map(len, train.texts))) == (7, 1 << 20)
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=over, cache_dir=tmp_path / "cache").prepare_data()
+    assert str(refused.value) == (
+        f"{over}: refusing the archive: member 'aclImdb/train/pos/900_9.txt' is 1,048,577 bytes, "
+        f"over the 1,048,576-byte limit for one review; this is not a genuine aclImdb_v1.tar.gz")
+    assert len(cached_reviews(tmp_path / "cache")) == 1  # the good one's only
+
+
 @pytest.mark.parametrize(("member", "why"), [
     (Member("aclImdb/../../evil.txt", data=b"x"), "climbs out with '..'"),
     (Member("/tmp/evil.txt", data=b"x"), "is an absolute path"),
@@ -185,6 +311,79 @@ def test_bad_directories_and_empty_splits(archive, tmp_path):
     assert str(missing.value) == (
         f"{root}: not an aclImdb directory: train/pos is missing; pass the aclImdb directory "
         f"extracted from aclImdb_v1.tar.gz, or the archive itself")
+
+
+def test_a_directory_is_read_again_when_any_review_in_it_changes(extracted, tmp_path, logs):
+    """The cache of a directory is keyed on every review file's name, size and mtime: an edit
+    deep down is seen, an untouched directory is not read again."""
+    def test_texts() -> list[str]:
+        return IMDB(path=extracted, cache_dir=tmp_path / "cache", keep_html=True).load_split("test").texts
+
+    before = test_texts()
+    assert len(cached_reviews(tmp_path / "cache")) == 1
+    logs.clear()
+    assert test_texts() == before and logs.records == []
+
+    review = sorted((extracted / "test" / "neg").iterdir())[0]
+    text = review.read_text()
+    edited = ("X" + text[1:]) if text[0] != "X" else ("Y" + text[1:])  # same size
+    review.write_text(edited)
+    os.utime(review, ns=(review.stat().st_atime_ns, review.stat().st_mtime_ns + 1_000_000_000))
+    after_edit = test_texts()
+    assert edited in after_edit and text not in after_edit and len(after_edit) == len(before)
+
+    (extracted / "test" / "pos" / "99999_10.txt").write_text("a late review")
+    assert test_texts() == after_edit + ["a late review"]  # the highest id of the last label
+    assert len(cached_reviews(tmp_path / "cache")) == 3
+
+
+@pytest.mark.parametrize("linked", ["train/pos", "test"])
+def test_a_linked_sub_directory_is_refused(extracted, tmp_path, linked):
+    outside = tmp_path / "outside" / linked
+    outside.parent.mkdir(parents=True)
+    (extracted / linked).rename(outside)
+    (outside / ("1_10.txt" if linked == "train/pos" else "pos/1_10.txt")).write_text("not from aclImdb")
+    (extracted / linked).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=extracted, cache_dir=tmp_path / "cache").prepare_data()
+    assert str(refused.value) == (
+        f"{extracted / linked}: refusing a directory that is a link (to '{outside}'); the reviews "
+        f"must be inside {extracted}: copy them there instead of linking them")
+    assert cached_reviews(tmp_path / "cache") == []
+
+
+def test_linked_reviews_must_stay_inside_and_the_root_may_be_a_link(extracted, tmp_path):
+    """A link to a review inside the directory, or a link to the aclImdb directory itself, is
+    read; a review linked from outside is refused."""
+    inside = extracted / "train" / "pos" / "90000_9.txt"
+    inside.symlink_to(sorted((extracted / "test" / "pos").iterdir())[0])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "aclImdb").symlink_to(extracted, target_is_directory=True)
+    train = IMDB(path=tmp_path / "data", cache_dir=tmp_path / "cache").load_split("train")
+    assert len(train.texts) == 241
+
+    (tmp_path / "elsewhere.txt").write_text("not from aclImdb")
+    outside = extracted / "train" / "neg" / "90001_1.txt"
+    outside.symlink_to(tmp_path / "elsewhere.txt")
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=extracted, cache_dir=tmp_path / "cache2").prepare_data()
+    assert str(refused.value) == (
+        f"{outside}: refusing a link that points outside {extracted}; copy the file there instead "
+        f"of linking it")
+    assert cached_reviews(tmp_path / "cache2") == []
+
+
+def test_a_huge_review_file_is_refused_without_being_read(extracted, tmp_path):
+    huge = extracted / "test" / "neg" / "90000_1.txt"
+    with huge.open("wb") as sparse:  # 3 GiB on paper, no blocks on disk
+        sparse.truncate(3 << 30)
+    with pytest.raises(store.ReviewsError) as refused:
+        IMDB(path=extracted, cache_dir=tmp_path / "cache").prepare_data()
+    assert str(refused.value) == (
+        f"{huge}: refusing a review of 3,221,225,472 bytes, over the 1,048,576-byte limit for one "
+        f"review; this is not an aclImdb review: remove it, or pass a genuine aclImdb directory "
+        f"with `path`")
+    assert cached_reviews(tmp_path / "cache") == []
 
 
 def test_unwritable_cache_directory(archive, server, tmp_path):

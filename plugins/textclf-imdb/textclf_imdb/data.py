@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,7 @@ class IMDB(BaseDataModule):
         if self.path is not None:
             if not self.path.exists():
                 raise OptionError(f"`path` {self.path}: no such file or directory")
-            stat = self.path.stat()
-            key = f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-            if self.path.is_dir():
-                key += "|" + "|".join(sorted(os.listdir(self.path)))
+            key = f"{self.path.resolve()}|{_content_key(self.path)}"
             return self.path, "path-" + hashlib.sha256(key.encode()).hexdigest()[:16]
         name = self.url.rstrip("/").rsplit("/", 1)[-1] or "aclImdb_v1.tar.gz"
         archive = self.cache_dir / "imdb" / "downloads" / f"{self.sha256[:16]}-{name}"
@@ -115,3 +112,14 @@ class IMDB(BaseDataModule):
         self.prepare_data()
         assert self.reviews_dir is not None
         return {"reviews": self.reviews_dir.name}
+
+
+def _content_key(path: Path) -> str:
+    """What changes when the reviews under ``path`` do: an archive's size and mtime, or, for a
+    directory, the name, size and mtime of every review file in it (an edited review deep down
+    changes nothing at the top)."""
+    if path.is_file():
+        stat = path.stat()
+        return f"{stat.st_size}|{stat.st_mtime_ns}"
+    files = sorted((f.name, f.size, f.mtime_ns) for f in store.scan_directory(path))
+    return json.dumps(files, separators=(",", ":"))

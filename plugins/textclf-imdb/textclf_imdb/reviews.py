@@ -3,7 +3,10 @@
 The archive is read as a stream, never extracted: the 50,000 labelled reviews go straight into
 one UTF-8 blob per split with offsets, labels, ratings and review ids beside it, which loads in a
 fraction of a second. Every member is checked on the way; an archive with a member that would
-land outside its directory (an absolute path, ``..``, a link or a device) is refused whole.
+land outside its directory (an absolute path, ``..``, a link or a device) is refused whole, and so
+is one that stops early: the gzip stream is read to its end and its CRC and length checked, and the
+tar stream must end with its end-of-archive marker. A directory is read only from inside itself:
+linked sub-directories, and linked reviews that lead out of it, are refused.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import os
 import re
 import tarfile
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 
@@ -25,6 +30,11 @@ LABELS = ("neg", "pos")
 SPLITS = ("train", "test")
 _REVIEW = re.compile(r"^(\d+)_(\d+)\.txt$")
 FORMAT = 1
+#: The largest review file read. IMDB's reviews are all under 14 kB; this bound is generous, and
+#: only there so that a damaged or crafted member is refused instead of read into memory.
+MAX_REVIEW_BYTES = 1 << 20
+#: Decompressed bytes tarfile asks for at a time (its own default, 10240, means more calls).
+_CHUNK = 1 << 16
 
 
 class ReviewsError(TextclfError):
@@ -57,19 +67,17 @@ def _review(parts: tuple[str, ...]) -> tuple[str, str, int, int] | None:
 
 
 def read_archive(path: Path) -> dict[str, Reviews]:
-    """Read the labelled reviews of an ``aclImdb_v1.tar.gz``, checking every member."""
+    """Read the labelled reviews of an ``aclImdb_v1.tar.gz``, checking every member and the ends
+    of both the gzip and the tar stream."""
     collected = _empty()
     try:
-        with tarfile.open(path, mode="r|gz") as tar:
-            for member in tar:
-                _check_member(member, path)
-                parts = PurePosixPath(member.name).parts
-                found = _review(parts[1:]) if parts and parts[0] == "aclImdb" else None
-                if found and member.isfile():
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    text = _decode(handle.read(), f"{path}: {member.name}")
-                    collected[found[:2]].append((found[2], found[3], text))
+        with path.open("rb") as raw:
+            stream = _Inflated(raw)
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
+                for member in tar:
+                    _read_member(tar, member, path, collected)
+                end = tar.offset  # where tarfile looked for the next header and found none
+            _check_end(stream, end)
     except ReviewsError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
@@ -79,6 +87,90 @@ def read_archive(path: Path) -> dict[str, Reviews]:
             f"with `path`"
         ) from None
     return _assemble(collected, str(path))
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, archive: Path,
+                 collected: Collected) -> None:
+    """Check one member and, when it is a labelled review, add it to ``collected``."""
+    _check_member(member, archive)
+    parts = PurePosixPath(member.name).parts
+    found = _review(parts[1:]) if parts and parts[0] == "aclImdb" else None
+    if not (found and member.isfile()):
+        return
+    if member.size > MAX_REVIEW_BYTES:
+        raise ReviewsError(
+            f"{archive}: refusing the archive: member '{member.name}' is {member.size:,} bytes, over "
+            f"the {MAX_REVIEW_BYTES:,}-byte limit for one review; this is not a genuine "
+            f"aclImdb_v1.tar.gz"
+        )
+    handle = tar.extractfile(member)
+    assert handle is not None
+    text = _decode(handle.read(), f"{archive}: {member.name}")
+    collected[found[:2]].append((found[2], found[3], text))
+
+
+class _Inflated:
+    """The decompressed bytes of a ``.tar.gz``, for tarfile to read as a plain tar stream.
+
+    tarfile's own gzip reader never checks gzip's CRC and length trailer and takes the end of
+    the data for the end of the archive, so a cut or damaged archive would read as a smaller
+    one. gzip.GzipFile checks the trailer; its complaints are turned into tarfile's ReadError so
+    that every damaged archive reads alike. The latest bytes are kept so that the end of the
+    tar stream, which tarfile has already consumed, can still be checked.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._recent: deque[bytes] = deque()
+        self._recent_start = 0
+        self._recent_size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` decompressed bytes; raises tarfile.ReadError on a damaged gzip stream."""
+        data = self._inflate(size)
+        self._recent.append(data)
+        self._recent_size += len(data)
+        # tarfile reads ahead by less than one chunk and a header; keep twice that and more
+        while self._recent_size - len(self._recent[0]) >= 2 * _CHUNK + 2 * tarfile.BLOCKSIZE:
+            dropped = self._recent.popleft()
+            self._recent_start += len(dropped)
+            self._recent_size -= len(dropped)
+        return data
+
+    def _inflate(self, size: int) -> bytes:
+        try:
+            return self._gzip.read(size)
+        except EOFError:
+            raise tarfile.ReadError("unexpected end of data") from None
+        except gzip.BadGzipFile as exc:
+            raise tarfile.ReadError(str(exc)) from None
+        except zlib.error as exc:
+            raise tarfile.ReadError(f"zlib error: {exc}") from None
+
+    def at(self, offset: int, size: int) -> bytes:
+        """The (up to) ``size`` bytes from ``offset`` on, reading further when needed."""
+        while self._recent_start + self._recent_size < offset + size and self.read(_CHUNK):
+            pass
+        start = offset - self._recent_start
+        if start < 0:  # a bug, not a bad archive: tarfile read further ahead than it ever did
+            raise RuntimeError(f"byte {offset} of the tar stream is no longer kept")
+        return b"".join(self._recent)[start:start + size]
+
+    def drain(self) -> None:
+        """Read to the end of the gzip stream, which checks its CRC and length."""
+        while self._inflate(1 << 20):
+            pass
+
+
+def _check_end(stream: _Inflated, offset: int) -> None:
+    """Refuse a tar stream without its end-of-archive marker (two zero blocks) at ``offset``,
+    after reading the gzip stream to its end."""
+    marker = stream.at(offset, 2 * tarfile.BLOCKSIZE)
+    stream.drain()
+    if marker.strip(b"\0"):
+        raise tarfile.ReadError(f"invalid header at byte {offset}")
+    if len(marker) < 2 * tarfile.BLOCKSIZE:
+        raise tarfile.ReadError("unexpected end of data")
 
 
 def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
@@ -99,8 +191,23 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         )
 
 
-def read_directory(path: Path) -> dict[str, Reviews]:
-    """Read the labelled reviews of an extracted ``aclImdb`` directory (or its parent)."""
+@dataclass(frozen=True)
+class ReviewFile:
+    """One review file of an extracted aclImdb directory, with what its cache key needs."""
+
+    split: str
+    label: str
+    id: int
+    rating: int
+    path: Path
+    name: str  # relative to the aclImdb root, with '/'
+    size: int
+    mtime_ns: int
+
+
+def scan_directory(path: Path) -> list[ReviewFile]:
+    """The labelled review files of an extracted ``aclImdb`` directory (or its parent), refusing
+    linked sub-directories, linked reviews that lead out of it, and oversized reviews."""
     root = path if (path / "train").is_dir() or not (path / "aclImdb").is_dir() else path / "aclImdb"
     for split in SPLITS:
         for label in LABELS:
@@ -109,20 +216,55 @@ def read_directory(path: Path) -> dict[str, Reviews]:
                     f"{path}: not an aclImdb directory: {split}/{label} is missing; pass the "
                     f"aclImdb directory extracted from aclImdb_v1.tar.gz, or the archive itself"
                 )
+    # the root itself may be a link (the user chose it); below it, everything must be inside it
     real_root = root.resolve()
-    collected = _empty()
+    files = []
     for split in SPLITS:
+        _refuse_linked_directory(root / split, root)
         for label in LABELS:
-            with os.scandir(root / split / label) as entries:
-                for entry in entries:
-                    found = _review((split, label, entry.name))
-                    if not found or not entry.is_file():
-                        continue
-                    file = Path(entry.path)
-                    if entry.is_symlink() and real_root not in file.resolve().parents:
-                        raise ReviewsError(f"{file}: refusing a link that points outside {root}")
-                    collected[(split, label)].append(
-                        (found[2], found[3], _decode(file.read_bytes(), str(file))))
+            _refuse_linked_directory(root / split / label, root)
+            files += _scan_folder(root, split, label, real_root)
+    return files
+
+
+def _refuse_linked_directory(folder: Path, root: Path) -> None:
+    if folder.is_symlink():
+        raise ReviewsError(
+            f"{folder}: refusing a directory that is a link (to '{os.readlink(folder)}'); the "
+            f"reviews must be inside {root}: copy them there instead of linking them"
+        )
+
+
+def _scan_folder(root: Path, split: str, label: str, real_root: Path) -> list[ReviewFile]:
+    """The review files of ``root/split/label``, each checked."""
+    files = []
+    with os.scandir(root / split / label) as entries:
+        for entry in entries:
+            found = _review((split, label, entry.name))
+            if not found or not entry.is_file():
+                continue
+            file = Path(entry.path)
+            if entry.is_symlink() and real_root not in file.resolve().parents:
+                raise ReviewsError(f"{file}: refusing a link that points outside {root}; copy the "
+                                   f"file there instead of linking it")
+            stat = entry.stat()
+            if stat.st_size > MAX_REVIEW_BYTES:
+                raise ReviewsError(
+                    f"{file}: refusing a review of {stat.st_size:,} bytes, over the "
+                    f"{MAX_REVIEW_BYTES:,}-byte limit for one review; this is not an aclImdb "
+                    f"review: remove it, or pass a genuine aclImdb directory with `path`"
+                )
+            files.append(ReviewFile(split, label, found[2], found[3], file,
+                                    f"{split}/{label}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+    return files
+
+
+def read_directory(path: Path) -> dict[str, Reviews]:
+    """Read the labelled reviews of an extracted ``aclImdb`` directory (or its parent)."""
+    collected = _empty()
+    for review in scan_directory(path):
+        text = _decode(review.path.read_bytes(), str(review.path))
+        collected[(review.split, review.label)].append((review.id, review.rating, text))
     return _assemble(collected, str(path))
 
 
