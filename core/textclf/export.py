@@ -4,6 +4,8 @@ The bundle is written to a temporary directory beside the output and renamed int
 after every check passed: the ONNX model must give the PyTorch model's logits (within 1e-4) on
 texts of varied lengths, and an int8 model must keep the fp32 model's validation accuracy
 (within half a point). A failed export leaves nothing behind and an existing bundle untouched.
+Only a bundle or an empty directory is ever replaced, never the run itself, and never a bundle
+another export wrote meanwhile. ``sign`` adds an Ed25519 signature (``textclf.bundle``).
 """
 
 from __future__ import annotations
@@ -16,20 +18,19 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import numpy as np
 import torch
 
 from textclf import __version__, atomic, runtime
+from textclf.bundle import INPUTS, SIGNATURE, check_signature, model_card, private_key, replaceable, seal
+from textclf.bundle import sign as sign_bundle
 from textclf.console import format_bytes
 from textclf.errors import OptionError, TextclfError, UsageError
 from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.models.base import BaseModel
-from textclf.records import file_sha256
 from textclf.registry import Registry
 from textclf.run_config import RunConfig, resolve_recorded
 from textclf.text import pad_rows
@@ -41,8 +42,9 @@ PARITY_TEXTS = 64
 INT8_MAX_DROP = 0.005
 INT8_EVAL_TEXTS = 2000
 OPSET = 18
-INPUTS, OUTPUTS = ["input_ids", "attention_mask"], ["logits"]
+OUTPUTS = ["logits"]
 MODEL_FILE, TOKENIZER_FILE, CARD_FILE = "model.onnx", "tokenizer.json", "README.md"
+FILES = (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)
 
 Echo = Callable[[str], None]
 
@@ -61,35 +63,67 @@ class Texts:
 
 
 def export(run_path: Path, output: Path, *, registry: Registry, quantize: str | None = None,
-           optimize: bool = True, overwrite: bool = False, echo: Echo = print) -> dict[str, Any]:
+           optimize: bool = True, overwrite: bool = False, sign: Path | None = None,
+           echo: Echo = print) -> dict[str, Any]:
     """Export the run at ``run_path`` to the bundle directory ``output``; returns its manifest.
-    ``registry`` finds the run's components (a ``PluginHost``'s)."""
+    ``registry`` finds the run's components (a ``PluginHost``'s); ``sign`` is an Ed25519 private
+    key file (PEM or OpenSSH) to sign the bundle with."""
     run = RunDir.open_finished(run_path, "textclf export")
-    if output.exists() and not overwrite:
-        raise UsageError(f"`output` {output}: already exists; choose another directory or "
-                         f"replace it with `overwrite`")
+    _check_output(run_path, output, overwrite)
+    key = None if sign is None else private_key(sign, f"`sign` {sign}", UsageError)
     config = run.recorded_config()
     resolved = resolve_recorded(registry, config, str(run.config_file))
     with resolved[MODEL].naming_options():
         model: BaseModel = resolved[MODEL].cls.load(run.model_dir).eval()
     texts = _check_texts(resolved, model, need_labels=quantize is not None, echo=echo)
 
-    with atomic.directory(output, replace=overwrite) as tmp:
-        fusions = _to_onnx(model, tmp / MODEL_FILE, optimize, echo)
-        model.tokenizer.save(str(tmp / TOKENIZER_FILE))
-        manifest = _manifest(run, resolved, model, config)
-        manifest["producer"]["ort_fusions"] = fusions
-        (tmp / CARD_FILE).write_text(model_card(manifest, config), encoding="utf-8")
-        _seal(tmp, manifest)
-        manifest["checks"] = {"parity": _parity(model, tmp, texts, echo)}
-        if quantize == "int8":
-            manifest["checks"]["int8"] = _quantize(tmp, texts, echo)
-            manifest["quantization"] = "int8"
+    try:
+        with atomic.directory(output, replace=overwrite, exist_ok=False, replaceable=replaceable) as tmp:
+            fusions = _to_onnx(model, tmp / MODEL_FILE, optimize, echo)
+            model.tokenizer.save(str(tmp / TOKENIZER_FILE))
+            manifest = _manifest(run, resolved, model, config)
+            manifest["producer"]["ort_fusions"] = fusions
             (tmp / CARD_FILE).write_text(model_card(manifest, config), encoding="utf-8")
-        _seal(tmp, manifest)
-        runtime.verify(tmp)
+            seal(tmp, manifest, FILES)
+            manifest["checks"] = {"parity": _parity(model, tmp, texts, echo)}
+            if quantize == "int8":
+                manifest["checks"]["int8"] = _quantize(tmp, texts, echo)
+                manifest["quantization"] = "int8"
+                (tmp / CARD_FILE).write_text(model_card(manifest, config), encoding="utf-8")
+            seal(tmp, manifest, FILES)
+            if key is not None:
+                echo(f"signed: key {sign_bundle(tmp, manifest, key)} ({SIGNATURE})")
+            runtime.verify(tmp)
+            if key is not None:
+                check_signature(tmp, manifest, [key.public_key()])
+    except atomic.TargetExists as exc:
+        kept = f", and is now {exc.kept}" if exc.kept else ""
+        raise ExportError(f"`output` {output}: " + (
+            f"changed while the bundle was written (another export to it, or no longer a bundle) and "
+            f"was kept{kept}; nothing was written; export again" if overwrite else
+            f"written by another export meanwhile, and kept; nothing was written; replace it with "
+            f"`overwrite`, or choose another directory")) from None
     echo(f"bundle: {output} ({format_bytes(sum(f['bytes'] for f in manifest['files'].values()))})")
     return manifest
+
+
+def _check_output(run_path: Path, output: Path, overwrite: bool) -> None:
+    """Refuse an ``output`` that would replace the run, hold it, or replace what is no bundle."""
+    out, run = output.resolve(), run_path.resolve()
+    if out == run or run in out.parents:
+        raise UsageError(f"`output` {output}: inside the run {run_path}, which the bundle must not "
+                         f"change; choose a directory outside it")
+    if out in run.parents:
+        raise UsageError(f"`output` {output}: holds the run {run_path}; choose a directory that "
+                         f"does not")
+    if not (output.exists() or output.is_symlink()):
+        return
+    if not replaceable(output):
+        raise UsageError(f"`output` {output}: exists and is neither a textclf bundle nor an empty "
+                         f"directory, which are all `overwrite` replaces; choose another directory")
+    if not overwrite:
+        raise UsageError(f"`output` {output}: already exists; choose another directory or "
+                         f"replace it with `overwrite`")
 
 
 # -- texts to check with ---------------------------------------------------------------------------
@@ -264,37 +298,3 @@ def _manifest(run: RunDir, resolved: RunConfig, model: BaseModel, config: dict[s
                 **{kind.section: config[kind.section]["name"] for kind in (DATA, MODEL, LIT_MODEL)},
                 "metrics": metrics},
     }
-
-
-def _seal(directory: Path, manifest: dict[str, Any]) -> None:
-    """List every file with its size and SHA-256, then checksum the manifest itself."""
-    manifest["files"] = {
-        name: {"bytes": (directory / name).stat().st_size,
-               "sha256": file_sha256(directory / name)}
-        for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)
-    }
-    manifest["manifest_sha256"] = runtime.manifest_digest(manifest)
-    atomic.write_text(directory / runtime.MANIFEST, json.dumps(manifest, indent=2) + "\n")
-
-
-def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
-    """The bundle's README.md (``templates/model_card.md.tmpl``): what the model is, how it was
-    trained and scores, how to run it."""
-    import yaml
-
-    run, producer = manifest["run"], manifest["producer"]
-    rows = [f"| {split} | {values.get('acc', float('nan')):.4f} | {values.get('f1', float('nan')):.4f} "
-            f"| {values.get('loss', float('nan')):.4f} |" for split, values in run["metrics"].items()]
-    int8 = manifest.get("checks", {}).get("int8")
-    note = "" if int8 is None else (
-        f"\n\nThis bundle holds the int8 (dynamically quantized) model: validation accuracy "
-        f"{int8['accuracy']['int8']:.4f} against {int8['accuracy']['fp32']:.4f} for fp32, the same "
-        f"prediction on {int8['agreement']:.2%} of {int8['texts']} texts.")
-    template = (resources.files("textclf") / "templates" / "model_card.md.tmpl").read_text(encoding="utf-8")
-    return Template(template).substitute(
-        name=run["name"], labels=", ".join(manifest["labels"]), textclf=producer["textclf"],
-        data=run["data"], model=run["model"], lit_model=run["lit_model"],
-        plugins=", ".join(f"{k} {v}" for k, v in producer["plugins"].items()),
-        metric_rows="\n".join(rows), int8_note=note, num_labels=len(manifest["labels"]),
-        max_length=manifest["max_length"], truncation=manifest["truncation"],
-        config=yaml.safe_dump(config, sort_keys=False).rstrip())

@@ -1,15 +1,24 @@
 """Running an exported bundle: numpy, tokenizers and onnxruntime only, never torch.
 
-``load(directory)`` verifies the bundle (format version, the checksum of ``textclf.json`` itself,
-the size and SHA-256 of every file it lists) and returns a ``Bundle`` whose ``predict(texts)`` and
+``load(directory)`` verifies the bundle and returns a ``Bundle`` whose ``predict(texts)`` and
 ``predict_proba(texts)`` encode text exactly as training did (``textclf.text``), run length-sorted
 batches through onnxruntime, and answer in input order.
+
+Verifying (``textclf.bundle``) checks the format version, the checksum of ``textclf.json``
+itself, the type and range of every field it holds, that it lists exactly the files in the bundle
+directory (each a regular file inside it: nothing outside the bundle is ever opened), their sizes
+and SHA-256, and that the model takes the listed inputs and gives one score per label.
+
+What the checksums prove: that the bundle is the one that was exported, against accidents (a
+truncated or partial copy, bit rot, a file swapped from another bundle). What they do not prove:
+who made it. They have no secret, so whoever can edit a bundle can recompute them; load bundles
+only from where you trust, or have them signed: ``load(directory, trusted_keys=[...])`` refuses
+a bundle that does not carry a signature by one of those Ed25519 public keys
+(``textclf export --sign KEYFILE``; needs ``textclf[sign]``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,20 +26,24 @@ from typing import Any
 
 import numpy as np
 
+from textclf import bundle
+# Defined with the bundle format, and part of this module's API: runtime.BundleError and the rest.
+from textclf.bundle import FORMAT as FORMAT
+from textclf.bundle import MANIFEST as MANIFEST
+from textclf.bundle import BundleError as BundleError
+from textclf.bundle import manifest_digest as manifest_digest
 from textclf.errors import TextclfError
-from textclf.records import file_sha256
 from textclf.text import TextEncoder, pad_rows
 
-#: The bundle format this textclf writes and the newest it reads.
-FORMAT = 1
-MANIFEST = "textclf.json"
 #: Padded tokens per batch, by device. A CPU is fastest on small batches whose activations stay
 #: in cache (measured: 2x the throughput of 32-row batches on IMDB reviews); a GPU wants many.
 MAX_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 
 
-class BundleError(TextclfError):
-    """A bundle that cannot be used: missing, damaged, tampered with, or from a newer textclf."""
+class PredictionError(TextclfError):
+    """onnxruntime failed to run a loaded bundle's model."""
+
+    options = frozenset({"max_batch_tokens"})
 
 
 @dataclass(frozen=True)
@@ -43,49 +56,10 @@ class Prediction:
     truncated: bool
 
 
-def manifest_digest(manifest: dict[str, Any]) -> str:
-    """SHA-256 over the manifest's content, without the digest field itself."""
-    content = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def verify(directory: str | Path) -> dict[str, Any]:
-    """The bundle's manifest, after checking everything it vouches for; a clear error otherwise."""
-    directory = Path(directory)
-    path = directory / MANIFEST
-    if not directory.is_dir():
-        raise BundleError(f"{directory}: no such bundle directory")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(f"{directory}: not a textclf bundle (no {MANIFEST}); export one with "
-                          f"textclf export RUN --output DIR") from None
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{path}: damaged ({exc}); export the bundle again") from None
-    version = manifest.get("format") if isinstance(manifest, dict) else None
-    if not isinstance(version, int):
-        raise BundleError(f"{path}: not a textclf bundle manifest (no format version); export the "
-                          f"bundle again")
-    if version > FORMAT:
-        from textclf import __version__
-
-        raise BundleError(f"{directory}: bundle format {version} is newer than this textclf "
-                          f"{__version__} reads (format {FORMAT}); upgrade textclf")
-    if manifest.get("manifest_sha256") != manifest_digest(manifest):
-        raise BundleError(f"{path}: changed after export (its checksum does not match); export "
-                          f"the bundle again")
-    for name, expected in manifest["files"].items():
-        file = directory / name
-        if not file.is_file():
-            raise BundleError(f"{file}: missing from the bundle; export it again")
-        size = file.stat().st_size
-        if size != expected["bytes"]:
-            raise BundleError(f"{file}: {size:,} bytes where the bundle says {expected['bytes']:,} "
-                              f"(truncated or replaced); export the bundle again")
-        if file_sha256(file) != expected["sha256"]:
-            raise BundleError(f"{file}: its SHA-256 does not match the bundle's (changed, swapped "
-                              f"or corrupted); export the bundle again")
-    return manifest
+def verify(directory: str | Path, *, trusted_keys: Sequence[str | Path] | None = None) -> dict[str, Any]:
+    """The bundle's manifest, after checking everything it vouches for; a clear error otherwise.
+    With ``trusted_keys`` (public key files, PEM or OpenSSH), one of them must have signed it."""
+    return bundle.verify(Path(directory), trusted_keys=trusted_keys)
 
 
 class Bundle:
@@ -123,11 +97,21 @@ class Bundle:
         rows, truncated = self.encoder.encode_batch_checked(texts)
 
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return self.session.run(None, dict(zip(self.input_names, (ids, mask))))[0]
+            try:
+                return self.session.run(None, dict(zip(self.input_names, (ids, mask))))[0]
+            except Exception as exc:  # onnxruntime's own errors derive from Exception alone
+                raise self._failed(exc, ids.shape) from exc
 
         logits = batched(rows, batch_size, self.encoder.pad_id, len(self.labels), run,
                          max_tokens=self.max_batch_tokens)
         return logits, np.array(truncated, dtype=bool)
+
+    def _failed(self, exc: Exception, shape: tuple[int, ...]) -> PredictionError:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        return PredictionError(
+            f"{self.directory}: onnxruntime failed to run the model on a batch of {shape[0]}x"
+            f"{shape[1]} tokens ({type(exc).__name__}: {reason}); if it ran out of memory, lower "
+            f"`max_batch_tokens`, otherwise export the bundle again")
 
 
 def batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
@@ -180,28 +164,60 @@ def providers(choice: str) -> list[str]:
 
 
 def load(directory: str | Path, *, threads: int | None = None, provider: str = "auto",
-         max_batch_tokens: int | None = None, verify_files: bool = True) -> Bundle:
+         max_batch_tokens: int | None = None, verify_files: bool = True,
+         trusted_keys: Sequence[str | Path] | None = None) -> Bundle:
     """Load and verify a bundle written by ``textclf export``. ``max_batch_tokens`` caps the
-    padded tokens per batch (default: 1024 on a CPU, 16384 on a GPU)."""
+    padded tokens per batch (default: 1024 on a CPU, 16384 on a GPU). With ``trusted_keys``
+    (public key files, PEM or OpenSSH), the bundle must carry a signature by one of them.
+    ``verify_files=False`` skips checking the listed files' sizes and SHA-256 (for a bundle
+    that was just written); every other check still runs."""
     import onnxruntime as ort
-    from tokenizers import Tokenizer
 
     directory = Path(directory)
-    manifest = verify(directory) if verify_files else json.loads((directory / MANIFEST).read_text())
+    manifest = bundle.verify(directory, files=verify_files, trusted_keys=trusted_keys)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
     chosen = providers(provider)
-    try:
-        session = ort.InferenceSession(str(directory / manifest["model"]), sess_options=options,
-                                       providers=chosen)
-        tokenizer = Tokenizer.from_file(str(directory / manifest["tokenizer"]))
-    except BundleError:
-        raise
-    except Exception as exc:  # onnxruntime and tokenizers raise their own exception types
-        raise BundleError(f"{directory}: cannot load the bundle ({exc}); export it again") from None
-    encoder = TextEncoder(tokenizer, manifest["max_length"], manifest["truncation"])
+    model = directory / manifest["model"]
+    session = _session(model, options, chosen)
+    encoder = _encoder(directory, manifest)
+
+    def first_logits() -> np.ndarray:
+        ids, mask = pad_rows(encoder.encode_batch(["textclf"]), encoder.pad_id)
+        return session.run(None, dict(zip(manifest["inputs"], (ids, mask))))[0]
+
+    bundle.check_model(model, manifest, session, first_logits)
     device = "cuda" if chosen[0].startswith("CUDA") else "cpu"
     return Bundle(directory, manifest, session, encoder, max_batch_tokens or MAX_BATCH_TOKENS[device])
+
+
+def _session(model: Path, options: Any, chosen: list[str]) -> Any:
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(model), sess_options=options, providers=chosen)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        reason = bundle.one_line(exc)
+        if "external data" in reason.lower():
+            # onnxruntime quotes where the external data resolved to, perhaps outside the bundle.
+            reason = "its external data is missing, outside the bundle, or unreadable"
+        raise BundleError(f"{model}: onnxruntime {ort.__version__} cannot load the model ({reason}); "
+                          f"export the bundle again, or upgrade onnxruntime") from None
+
+
+def _encoder(directory: Path, manifest: dict[str, Any]) -> TextEncoder:
+    from tokenizers import Tokenizer
+
+    path = directory / manifest["tokenizer"]
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises its own exception types
+        raise BundleError(f"{path}: not a tokenizer the tokenizers library reads "
+                          f"({bundle.one_line(exc)}); export the bundle again") from None
+    try:
+        return TextEncoder(tokenizer, manifest["max_length"], manifest["truncation"])
+    except ValueError as exc:  # a max length the special tokens fill, or a tokenizer without a template
+        raise BundleError(f"{directory}: {exc}; export the bundle again") from None

@@ -20,14 +20,18 @@ from textclf.errors import options_of
 @click.option("--optimize/--no-optimize", default=True, show_default=True,
               help="Fuse attention, layer norms and GELUs into onnxruntime kernels (faster; "
                    "--no-optimize keeps a plain ONNX graph for other runtimes).")
-@click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace --output if it is a bundle or an empty directory (never anything else).")
+@click.option("--sign", metavar="KEYFILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign the bundle with this Ed25519 private key (PEM or OpenSSH; make one with "
+                   "'openssl genpkey -algorithm ed25519 -out KEYFILE'; needs textclf[sign]).")
 @click.pass_context
 def export_command(ctx: click.Context, run_path: Path, output: Path, quantize: str | None,
-                   optimize: bool, overwrite: bool) -> None:
+                   optimize: bool, overwrite: bool, sign: Path | None) -> None:
     """Export a run's model as a self-contained ONNX bundle."""
     from textclf.export import export
 
     # export()'s parameters are this command's options: its errors name them as our flags.
     with options_of(None, (str(param.name) for param in ctx.command.params)):
         export(run_path, output, registry=session(ctx).host().registry, quantize=quantize,
-               optimize=optimize, overwrite=overwrite, echo=info)
+               optimize=optimize, overwrite=overwrite, sign=sign, echo=info)
