@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,27 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text``, split at "\\n" alone (the "\\r" of a CRLF dropped): unlike
+    ``str.splitlines`` it keeps form feeds, U+0085, U+2028 and the like, which a line of text or
+    a JSON string may hold."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def jsonl_records(text: str, where: object,
                   error: type[TextclfError] = TextclfError) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) of each non-blank line; invalid JSON raises ``error``
     naming ``where`` and the line."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    return decode_jsonl(enumerate(split_lines(text), start=1), where, error)
+
+
+def decode_jsonl(lines: Iterable[tuple[int, str]], where: object,
+                 error: type[TextclfError] = TextclfError) -> Iterator[tuple[int, Any]]:
+    """``jsonl_records`` over (line number, line) pairs read elsewhere, one at a time."""
+    for number, line in lines:
         if not line.strip():
             continue
         try:

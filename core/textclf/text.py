@@ -9,6 +9,9 @@ for RoBERTa, nothing for a plain word-level tokenizer):
 - ``head+tail`` keeps the first quarter of the budget from the beginning and the rest from the end.
   On long reviews this scores best (Sun et al. 2019, "How to Fine-Tune BERT for Text
   Classification": 128 head + 382 tail tokens out of 510).
+
+Before tokenizing, a very long text is cut to a generous number of characters at the end(s) the
+strategy keeps (``CHARS_PER_TOKEN``), so that a 20 MB text costs no more than a long review.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ Truncation = Literal["head", "tail", "head+tail"]
 TRUNCATIONS: tuple[str, ...] = ("head", "tail", "head+tail")
 #: Share of the budget that ``head+tail`` gives to the beginning of the text.
 HEAD_SHARE = 0.25
+#: A text longer than ``max_length * CHARS_PER_TOKEN`` characters is cut to that many before it
+#: is tokenized, from the end(s) truncation keeps tokens from: a tokenizer needs some 70 bytes
+#: per character (1.4 GB for a 20 MB line), and no realistic text averages 32 characters a token
+#: (English: ~4), so the kept tokens are those of the whole text.
+CHARS_PER_TOKEN = 32
 
 
 def special_tokens(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
@@ -91,10 +99,25 @@ class TextEncoder:
 
     def encode_batch_checked(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
         """``encode_batch``, and for each text whether truncation cut it."""
-        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        capped = [self.cap(text) for text in texts]
+        encodings = self.tokenizer.encode_batch_fast([text for text, _ in capped],
+                                                     add_special_tokens=False)
         rows = [self.prefix + truncate(e.ids, self.budget, self.truncation) + self.suffix
                 for e in encodings]
-        return rows, [len(e.ids) > self.budget for e in encodings]
+        return rows, [cut or len(e.ids) > self.budget for e, (_, cut) in zip(encodings, capped)]
+
+    def cap(self, text: str) -> tuple[str, bool]:
+        """The part of ``text`` the tokenizer is handed, and whether that is less than all of it:
+        at most ``max_length * CHARS_PER_TOKEN`` characters from each end truncation keeps."""
+        limit = self.max_length * CHARS_PER_TOKEN
+        if self.truncation == "head+tail":
+            if len(text) <= 2 * limit + 1:
+                return text, False
+            # The space keeps the two ends' words apart; the tokens around it are dropped anyway.
+            return f"{text[:limit]} {text[-limit:]}", True
+        if len(text) <= limit:
+            return text, False
+        return (text[:limit] if self.truncation == "head" else text[-limit:]), True
 
 
 def pad_rows(rows: Sequence[Sequence[int] | np.ndarray], pad_id: int,
