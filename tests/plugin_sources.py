@@ -185,3 +185,60 @@ def register_commands(cli):
 
 # The tiny test model from textclf.testing, registered as an outside plugin would register it.
 TINY_MODEL = TINY_MODEL_PLUGIN
+
+
+def hangs_at_import(marker: str = "") -> str:
+    """A plugin whose import never finishes (a lost network call); it touches ``marker`` first."""
+    return f'''
+import pathlib
+import time
+
+if {marker!r}:
+    pathlib.Path({marker!r}).touch()
+time.sleep(600)
+'''
+
+
+HOOK_HANGS = '''
+import time
+from textclf import hookimpl
+
+@hookimpl
+def register_data(register):
+    time.sleep(600)
+'''
+
+EXITS_AT_IMPORT = '''
+import sys
+
+print("textclf-bad needs CUDA")
+sys.exit(1)
+'''
+
+HOOK_EXITS = '''
+import sys
+from textclf import hookimpl
+
+@hookimpl
+def register_data(register):
+    sys.exit()
+'''
+
+INTERRUPTED_AT_IMPORT = "raise KeyboardInterrupt\n"
+
+# Prints to stdout at import and to stderr in a hook, then registers the toy data module.
+CHATTY = '''
+import sys
+from textclf import hookimpl
+
+print("chatty: importing")
+
+
+@hookimpl
+def register_data(register):
+    print("chatty: registering", file=sys.stderr)
+    register("chat", "good_plugin_components:Reviews", help="Toy reviews, noisily")
+'''
+
+# A quiet hook module whose component module prints when it is imported.
+LOUD_COMPONENT = "print('loud: importing')\nfrom good_plugin_components import Reviews as Loud\n"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 
 import plugin_sources as src
-from textclf.testing import lines, table_rows
+import yaml
+from textclf.testing import TEXTCLF, lines, table_rows
 
 
 def skipped(dist: str) -> str:
@@ -109,6 +113,15 @@ BROKEN_CASES = {
         src.BAD_TARGET,
         "plugin textclf-bad 0.3 raised ValueError in hook register_data: invalid import path "
         "'not a path' for data 'sloppy': expected 'package.module:Class'",
+    ),
+    "sys.exit at import": (
+        src.EXITS_AT_IMPORT,
+        "plugin textclf-bad 0.3 failed to load (textclf_bad): it called sys.exit(1), "
+        "after printing 'textclf-bad needs CUDA'",
+    ),
+    "sys.exit in hook": (
+        src.HOOK_EXITS,
+        "plugin textclf-bad 0.3 called sys.exit() in hook register_data",
     ),
 }
 
@@ -256,3 +269,124 @@ def test_component_that_fails_to_import_is_one_error(site, cli):
         "error: cannot import data 'ghost' (ghost_module:Ghost) from textclf-ghost 1.0: "
         "ModuleNotFoundError: No module named 'ghost_module'"
     ]
+
+
+def test_plugin_that_hangs_is_skipped_after_the_time_limit(site):
+    # textclf-frozen loads before textclf-good, which must load all the same.
+    site.add("textclf-frozen", src.hangs_at_import(), version="0.2")
+    src.add_good(site)
+    limit = {"TEXTCLF_PLUGIN_TIMEOUT": "1", "TEXTCLF_LOAD_PLUGINS": "textclf-frozen,textclf-good"}
+    start = time.monotonic()
+    result = site.run("--help", env=limit, timeout=60)
+    assert time.monotonic() - start < 6
+    assert result.returncode == 0
+    assert ["hello", "Say hello."] in [line.split(None, 1) for line in lines(result.stdout)]
+    message = ("plugin textclf-frozen 0.2 failed to load (textclf_frozen): still importing after "
+               "1 s (the limit, set by TEXTCLF_PLUGIN_TIMEOUT)")
+    assert lines(result.stderr) == [f"warning: {message}{skipped('textclf-frozen')}"]
+
+    strict = site.run("hello", env={**limit, "TEXTCLF_STRICT_PLUGINS": "1"}, timeout=60)
+    assert (strict.returncode, strict.stdout) == (1, "")
+    assert lines(strict.stderr) == [f"error: {message} (TEXTCLF_STRICT_PLUGINS is set)"]
+
+
+def test_plugin_hook_that_hangs_is_skipped_after_the_time_limit(site):
+    site.add("textclf-frozen", src.HOOK_HANGS, version="0.2")
+    src.add_good(site)
+    result = site.run("plugins", "--json", timeout=60, env={
+        "TEXTCLF_PLUGIN_TIMEOUT": "0.5", "TEXTCLF_LOAD_PLUGINS": "textclf-frozen,textclf-good"})
+    assert result.returncode == 0
+    assert lines(result.stderr) == [
+        "warning: plugin textclf-frozen 0.2 did not return from hook register_data within 0.5 s "
+        f"(the limit, set by TEXTCLF_PLUGIN_TIMEOUT){skipped('textclf-frozen')}"
+    ]
+    plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
+    assert plugins["textclf-frozen"]["data"] == []
+    assert plugins["textclf-frozen"]["error"].startswith("did not return from hook register_data")
+    assert plugins["textclf-good"]["error"] is None and plugins["textclf-good"]["commands"]
+
+
+def test_plugin_time_limit_that_is_not_a_number(site):
+    result = site.run("plugins", "--json", env={"TEXTCLF_PLUGIN_TIMEOUT": "soon"})
+    assert result.returncode == 0
+    assert lines(result.stderr) == [
+        "warning: TEXTCLF_PLUGIN_TIMEOUT=soon is not a number of seconds; using 10 s (0 means no limit)"
+    ]
+
+
+def test_ctrl_c_while_a_plugin_hangs_stops_textclf(site, tmp_path):
+    marker = tmp_path / "importing"
+    site.add("textclf-frozen", src.hangs_at_import(str(marker)))
+    process = subprocess.Popen([TEXTCLF, "plugins"], env=site.env(TEXTCLF_PLUGIN_TIMEOUT="0"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert (process.returncode, stdout, lines(stderr)) == (130, "", ["Aborted."])
+
+
+def test_keyboard_interrupt_raised_by_a_plugin_stops_textclf(site):
+    site.add("textclf-bad", src.INTERRUPTED_AT_IMPORT)
+    result = site.run("plugins")
+    assert (result.returncode, result.stdout, lines(result.stderr)) == (130, "", ["Aborted."])
+
+
+def test_plugin_output_is_kept_off_stdout(site, cli):
+    src.add_good(site)
+    site.add("textclf-chatty", src.CHATTY)
+    warning = ("warning: plugin textclf-chatty 1.0 printed 2 lines while loading, hidden to keep "
+               "textclf's output clean; the first: 'chatty: importing'")
+    result = site.run("plugins", "--json")
+    assert result.returncode == 0
+    assert lines(result.stderr) == [warning]
+    chatty = next(p for p in json.loads(result.stdout)["plugins"] if p["name"] == "textclf-chatty")
+    assert (chatty["error"], [d["name"] for d in chatty["data"]]) == (None, ["chat"])
+
+    config = cli("train", "--data", "chat", "--model", "tiny", "--lit-model", "toy-regime", "--print-config")
+    assert (config.returncode, lines(config.stderr)) == (0, [warning])
+    assert yaml.safe_load(config.stdout)["data"]["name"] == "textclf-chatty:chat"
+
+    strict = site.run("plugins", "--json", env={"TEXTCLF_STRICT_PLUGINS": "1"})
+    assert (strict.returncode, strict.stdout) == (1, "")
+    assert lines(strict.stderr) == [f"error: {warning[len('warning: '):]} (TEXTCLF_STRICT_PLUGINS is set)"]
+
+
+def test_component_module_output_goes_to_stderr(site, cli):
+    src.add_good(site)
+    site.add("textclf-loud", src.data_only("loud", "loud_components:Loud"),
+             extra={"loud_components": src.LOUD_COMPONENT})
+    result = cli("train", "--data", "loud", "--model", "tiny", "--lit-model", "toy-regime", "--print-config")
+    assert (result.returncode, lines(result.stderr)) == (0, ["loud: importing"])
+    assert yaml.safe_load(result.stdout)["data"]["name"] == "textclf-loud:loud"
+
+
+def test_builtin_names_stay_the_builtins(site, cli, tmp_path):
+    src.add_good(site)
+    site.add("textclf-x", src.data_only("files", "good_plugin_components:Reviews", "Not the built-in"))
+    warning = ("warning: plugin textclf-x 1.0 registers data 'files', which textclf already provides; "
+               "--data files stays the built-in, --data textclf-x:files chooses the plugin's")
+    args = ("train", "--model", "tiny", "--lit-model", "toy-regime", "--print-config")
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\ngood,pos\n")
+
+    builtin = cli(*args, "--data", "files", "--data.train", str(train))
+    assert (builtin.returncode, lines(builtin.stderr)) == (0, [warning])
+    data = yaml.safe_load(builtin.stdout)["data"]
+    assert (data["name"], data["train"]) == ("textclf:files", str(train))
+
+    chosen = cli(*args, "--data", "textclf-x:files")
+    assert (chosen.returncode, lines(chosen.stderr)) == (0, [warning])
+    assert yaml.safe_load(chosen.stdout)["data"] == yaml.safe_load(
+        cli(*args, "--data", "reviews").stdout)["data"] | {"name": "textclf-x:files"}
+
+    listed = site.run("plugins", "--json")
+    assert (listed.returncode, lines(listed.stderr)) == (0, [warning])
+    assert json.loads(listed.stdout)["collisions"] == []
+    table = site.run("plugins")
+    assert "note:" not in table.stdout
+    assert ["textclf-x", "1.0", "data", "files", "Not the built-in"] in table_rows(table.stdout)

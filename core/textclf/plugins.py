@@ -1,19 +1,28 @@
 """The plugin host: loads plugins from the ``textclf`` entry-point group, one at a time.
 
-Every plugin is isolated: one that fails to import, targets another API version, misspells a hook
-or raises in a hook is recorded as broken with a one-line reason, and the others keep working.
-``TEXTCLF_STRICT_PLUGINS=1`` turns any such problem into an error; ``TEXTCLF_LOAD_PLUGINS``
+Every plugin is isolated: one that fails to import, targets another API version, misspells a hook,
+raises in a hook (``sys.exit`` included) or takes longer than ``TEXTCLF_PLUGIN_TIMEOUT`` seconds to
+import or to return from a hook is recorded as broken with a one-line reason, and the others keep
+working. What a plugin prints while it is imported and its hooks run is kept off the terminal (a
+warning line says it did), so machine-readable output such as ``textclf plugins --json`` stays
+valid. ``TEXTCLF_STRICT_PLUGINS=1`` turns any such problem into an error; ``TEXTCLF_LOAD_PLUGINS``
 (only these distributions; empty: none) and ``TEXTCLF_DISABLE_PLUGINS`` select which load.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import math
 import os
-from collections.abc import Callable, Mapping
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, TextIO, cast
 
 import click
 import pluggy
@@ -21,13 +30,18 @@ import pluggy
 from textclf import hookspecs
 from textclf.errors import PluginError, did_you_mean
 from textclf.hookspecs import PLUGIN_API_VERSION
-from textclf.kinds import KINDS, Kind
+from textclf.kinds import KINDS, Kind, kind_named
 from textclf.registry import Component, Registry, normalize_dist, validate_registration
 
 ENTRY_POINT_GROUP = "textclf"
 SUPPORTED_PLUGIN_APIS = frozenset({PLUGIN_API_VERSION})
 #: The distribution name of textclf's own plugin, the built-ins.
 CORE = "textclf"
+#: The environment variable that limits how long a plugin may take to import, and each of its hooks.
+TIMEOUT_VARIABLE = "TEXTCLF_PLUGIN_TIMEOUT"
+#: Seconds, when the variable is unset. Generous on purpose: a hook module imports in milliseconds,
+#: and a tight limit would skip a working plugin whose import a cold disk slowed down.
+DEFAULT_TIMEOUT = 10.0
 
 _REGISTER_HOOKS = {kind.hook: kind for kind in KINDS}
 _HOOK_NAMES = sorted(
@@ -48,6 +62,8 @@ class Plugin:
     components: list[Component] = field(default_factory=list)
     commands: dict[str, click.Command] = field(default_factory=dict)
     module: Any = field(default=None, repr=False)
+    #: What the plugin wrote to stdout and stderr while it loaded; never shown as such.
+    output: list[str] = field(default_factory=list, repr=False)
 
     @property
     def label(self) -> str:
@@ -62,36 +78,63 @@ def env_list(name: str) -> list[str] | None:
     return [normalize_dist(part.strip()) for part in value.split(",") if part.strip()]
 
 
+def env_timeout() -> tuple[float | None, str | None]:
+    """``TEXTCLF_PLUGIN_TIMEOUT`` in seconds (``None``: no limit, from 0 or less) and the problem
+    with its value when it is not a number (the default applies then)."""
+    value = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT, None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if math.isnan(seconds):
+        return DEFAULT_TIMEOUT, (f"{TIMEOUT_VARIABLE}={value} is not a number of seconds; using "
+                                 f"{_seconds(DEFAULT_TIMEOUT)} (0 means no limit)")
+    return _limit(seconds), None
+
+
 class PluginHost:
     """Loads the built-in plugin and the installed ones, and collects what they register.
 
     ``core_commands`` are the commands of the program hosting the plugins (the ``textclf`` CLI):
-    they are listed as the built-in plugin's, and no plugin may replace one.
+    they are listed as the built-in plugin's, and no plugin may replace one. The built-in
+    components keep their names as well: a plugin's component of the same name is reachable as
+    ``DIST:name`` only. ``timeout`` is how many seconds a plugin may take to import, and each of
+    its hooks to return (0 or less: no limit); ``None`` reads ``TEXTCLF_PLUGIN_TIMEOUT``.
     """
 
     def __init__(self, *, strict: bool | None = None, on_problem: Callable[[str], None] | None = None,
-                 core_commands: Mapping[str, click.Command] | None = None) -> None:
+                 core_commands: Mapping[str, click.Command] | None = None,
+                 timeout: float | None = None) -> None:
         if strict is None:
             strict = os.environ.get("TEXTCLF_STRICT_PLUGINS", "").lower() in {"1", "true", "yes"}
         self.strict = strict
         self.on_problem = on_problem
+        self._timeout_given = timeout
+        #: Seconds a plugin may take to import, and each of its hooks (``None``: no limit).
+        self.timeout: float | None = DEFAULT_TIMEOUT if timeout is None else _limit(timeout)
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[Plugin] = []
-        self.registry = Registry()
+        self.registry = Registry(builtin=CORE)
         self.problems: list[str] = []
         self.core_commands = dict(core_commands or {})
         #: Every plugin's command by name; none replaces a core command or an earlier plugin's.
         self.commands: dict[str, click.Command] = {}
         self._command_owner: dict[str, str] = {name: CORE for name in self.core_commands}
         self._external_loaded = False
+        # Where each thread running plugin code writes; a thread still listed was given up on.
+        self._captures: dict[int, list[str]] = {}
 
     # -- loading ---------------------------------------------------------------------------
     def load_builtins(self) -> None:
         """Register the core's own components, through the same hooks as any plugin's."""
         from textclf import __version__, builtins
 
-        self._add(Plugin(name=CORE, version=__version__, builtin=True, module=builtins))
+        run = _Run(Plugin(name=CORE, version=__version__, builtin=True), load=lambda: builtins)
+        self._run_code(run, _Unwatched())
+        self._settle(run)
         self.plugins[-1].commands = dict(self.core_commands)
 
     def load_entry_points(self) -> None:
@@ -99,9 +142,14 @@ class PluginHost:
         if self._external_loaded:
             return
         self._external_loaded = True
+        if self._timeout_given is None:
+            self.timeout, problem = env_timeout()
+            if problem:
+                self._problem(problem)
         only = env_list("TEXTCLF_LOAD_PLUGINS")
         skip = set(env_list("TEXTCLF_DISABLE_PLUGINS") or [])
         installed: set[str] = set()
+        runs: list[_Run] = []
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_sort_key):
             dist = normalize_dist(ep.dist.name) if ep.dist else ep.name
             installed.add(dist)
@@ -109,12 +157,12 @@ class PluginHost:
                 continue
             version = ep.dist.version if ep.dist else "?"
             plugin = Plugin(name=dist, version=version, entry_point=f"{ep.name} = {ep.value}")
-            try:
-                plugin.module = ep.load()
-            except Exception as exc:  # an import error in a plugin must not take the CLI down
-                self._fail(plugin, f"failed to load ({ep.value}): {type(exc).__name__}: {exc}")
-                continue
-            self._add(plugin)
+            runs.append(_Run(plugin, load=ep.load, target=ep.value))
+        if runs:
+            with self._output_kept_apart():
+                self._run_watched(runs)
+                for run in runs:
+                    self._settle(run)
         for variable, names in (("TEXTCLF_LOAD_PLUGINS", only or []), ("TEXTCLF_DISABLE_PLUGINS", skip)):
             for name in sorted(set(names) - installed):
                 self._problem(
@@ -122,28 +170,94 @@ class PluginHost:
                     f"(installed: {', '.join(sorted(installed)) or 'none'})"
                 )
 
-    def _add(self, plugin: Plugin) -> None:
-        problem = self._check_api(plugin) or self._check_hooks(plugin)
-        if problem:
-            self._fail(plugin, problem)
-            return
+    def _run_watched(self, runs: list[_Run]) -> None:
+        """Run the plugins' own code in a daemon thread, one plugin after the other, and give up
+        on a plugin that spends longer than the limit importing or in one hook.
+
+        A thread is the one way to stop waiting for code that hangs (a lost network call at import)
+        and still exit normally: a daemon thread left behind does not hold the process. One thread
+        for all the plugins, not one per call, as each wake-up of a thread can cost milliseconds
+        on a busy machine. Ctrl-C goes to the main thread, waiting here, so it still stops textclf.
+        """
+        while runs:
+            stuck = _Worker(self, runs).watch(self.timeout)
+            if stuck is None:
+                return
+            runs = runs[runs.index(stuck) + 1:]
+
+    def _run_code(self, run: _Run, watch: _Watch) -> None:
+        """Import ``run``'s plugin and call its hooks, keeping in ``run`` what happened; each hook
+        is a stage of ``watch``, which stops the run when it was given up on."""
+        plugin = run.plugin
         try:
-            self.pm.register(plugin.module, name=f"{plugin.name}:{plugin.entry_point}")
+            plugin.module = run.load()
+            run.problem = self._check_api(plugin) or self._check_hooks(plugin)
+            if run.problem:
+                return
+            # Registered under the watch: a run given up on must not change pluggy's state later.
+            if not watch.stage(run, "", then=functools.partial(self._register, run)) or run.problem:
+                return
+            for name, hook in self._hooks(run):
+                if not watch.stage(run, name):
+                    return
+                hook()
+        except BaseException as exc:  # the host decides, in the main thread; see _settle
+            run.error = exc
+
+    def _register(self, run: _Run) -> None:
+        try:
+            self.pm.register(run.plugin.module, name=f"{run.plugin.name}:{run.plugin.entry_point}")
+            run.registered = True
         except Exception as exc:  # pluggy's own validation, e.g. the same module registered twice
-            self._fail(plugin, " ".join(str(exc).split()))
+            run.problem = " ".join(str(exc).split())
+
+    def _hooks(self, run: _Run) -> list[tuple[str, Callable[[], object]]]:
+        """Each of the plugin's hooks, ready to call on its own so a failure stays this plugin's;
+        what they register is collected in ``run``."""
+        seen: set[tuple[Kind, str]] = set()
+        staging = click.Group("staging")
+        run.commands = staging.commands
+        hooks: list[tuple[str, Callable[[], object]]] = []
+        for caller in self.pm.get_hookcallers(run.plugin.module) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not run.plugin.module:
+                    continue
+                if caller.name == "register_commands":
+                    args: dict[str, Any] = {"cli": staging}
+                else:
+                    kind = _REGISTER_HOOKS[caller.name]
+                    args = {"register": _Registrar(kind, run.plugin, run.components, seen)}
+                hooks.append((caller.name,
+                              functools.partial(impl.function, *(args[name] for name in impl.argnames))))
+        return hooks
+
+    def _settle(self, run: _Run) -> None:
+        """Record what running a plugin's code gave: its components and commands, or why not."""
+        plugin = run.plugin
+        if run.timed_out or (run.error is not None and not isinstance(run.error, KeyboardInterrupt)):
+            if run.registered:
+                self.pm.unregister(plugin.module)
+            self._fail(plugin, self._failure(run))
             return
-        try:
-            components, commands = self._collect(plugin)
-        except _HookFailed as exc:
-            self.pm.unregister(plugin.module)
-            self._fail(plugin, str(exc))
+        if run.error is not None:
+            raise run.error
+        if run.problem:
+            self._fail(plugin, run.problem)
             return
-        plugin.components = components
-        plugin.commands = commands
-        for component in components:
+        plugin.components = list(run.components)
+        plugin.commands = dict(run.commands)
+        for component in plugin.components:
             self.registry.add(component)
         self.plugins.append(plugin)
-        for name, command in list(commands.items()):
+        printed = _lines(plugin.output)
+        if printed:
+            self._problem(
+                f"plugin {plugin.label} printed {len(printed)} line{'s' if len(printed) > 1 else ''} "
+                f"while loading, hidden to keep textclf's output clean; the first: {_quote(printed[0])}"
+            )
+        if not plugin.builtin:
+            self._warn_shadowed(plugin)
+        for name, command in list(plugin.commands.items()):
             if name in self._command_owner:
                 del plugin.commands[name]
                 self._problem(
@@ -152,6 +266,30 @@ class PluginHost:
                 )
                 continue
             self.commands[name], self._command_owner[name] = command, plugin.name
+
+    def _failure(self, run: _Run) -> str:
+        limit = f"{_seconds(self.timeout or 0)} (the limit, set by {TIMEOUT_VARIABLE})"
+        if not run.stage:
+            what = f"still importing after {limit}" if run.timed_out else _describe(run.error)
+            return f"failed to load ({run.target}): {what}"
+        if run.timed_out:
+            return f"did not return from hook {run.stage} within {limit}"
+        if isinstance(run.error, SystemExit):
+            return f"called {_exit_call(run.error)} in hook {run.stage}"
+        return f"raised {type(run.error).__name__} in hook {run.stage}: {run.error}"
+
+    def _warn_shadowed(self, plugin: Plugin) -> None:
+        """Say which of ``plugin``'s components keep only their ``DIST:name``, as the built-ins
+        own their bare names: installing a plugin must not change what a working command does."""
+        builtin = {(c.kind, c.name) for p in self.plugins if p.builtin for c in p.components}
+        for component in plugin.components:
+            if (component.kind, component.name) in builtin:
+                flag = kind_named(component.kind).flag
+                self._problem(
+                    f"plugin {plugin.label} registers {component.kind} '{component.name}', which "
+                    f"{CORE} already provides; {flag} {component.name} stays the built-in, "
+                    f"{flag} {component.qualified_name} chooses the plugin's"
+                )
 
     def _check_api(self, plugin: Plugin) -> str | None:
         api = getattr(plugin.module, "TEXTCLF_PLUGIN_API", PLUGIN_API_VERSION)
@@ -187,29 +325,29 @@ class PluginHost:
                 )
         return None
 
-    def _collect(self, plugin: Plugin) -> tuple[list[Component], dict[str, click.Command]]:
-        """Call each of this plugin's hooks on its own, so one plugin's failure stays its own."""
-        components: list[Component] = []
-        seen: set[tuple[Kind, str]] = set()
-        staging = click.Group("staging")
-        for caller in self.pm.get_hookcallers(plugin.module) or []:
-            for impl in caller.get_hookimpls():
-                if impl.plugin is not plugin.module:
-                    continue
-                if caller.name == "register_commands":
-                    args: dict[str, Any] = {"cli": staging}
-                else:
-                    args = {"register": _Registrar(_REGISTER_HOOKS[caller.name], plugin, components, seen)}
-                try:
-                    impl.function(*(args[name] for name in impl.argnames))
-                except Exception as exc:
-                    raise _HookFailed(
-                        f"raised {type(exc).__name__} in hook {caller.name}: {exc}"
-                    ) from exc
-        return components, dict(staging.commands)
+    @contextmanager
+    def _output_kept_apart(self) -> Iterator[None]:
+        """While plugins load, what their code writes to ``sys.stdout`` or ``sys.stderr`` goes to
+        their ``output``; everything else (the host's own warnings) to the real streams."""
+        saved = sys.stdout, sys.stderr
+        routers = [_OutputRouter(stream, self._captures) if stream is not None else None
+                   for stream in saved]
+        sys.stdout, sys.stderr = cast(TextIO, routers[0]), cast(TextIO, routers[1])
+        try:
+            yield
+        finally:
+            # Plugin code given up on may still print: then keep routing its output away.
+            if not self._captures:
+                if sys.stdout is routers[0]:
+                    sys.stdout = saved[0]
+                if sys.stderr is routers[1]:
+                    sys.stderr = saved[1]
 
     # -- problems --------------------------------------------------------------------------
     def _fail(self, plugin: Plugin, reason: str) -> None:
+        printed = _lines(plugin.output)
+        if printed:
+            reason += f", after printing {_quote(printed[0])}"
         plugin.error = reason
         self.plugins.append(plugin)
         self._problem(f"plugin {plugin.label} {reason}", plugin=plugin.name)
@@ -224,8 +362,126 @@ class PluginHost:
             self.on_problem(message)
 
 
-class _HookFailed(Exception):
-    pass
+@dataclass
+class _Run:
+    """Running one plugin's own code: its import, then its hooks; and what came of it."""
+
+    plugin: Plugin
+    load: Callable[[], Any]
+    #: The entry point's value, ``package.module``.
+    target: str = ""
+    #: The hook running (or that raised); "" while importing.
+    stage: str = ""
+    registered: bool = False
+    timed_out: bool = False
+    error: BaseException | None = None
+    problem: str | None = None
+    components: list[Component] = field(default_factory=list)
+    commands: Mapping[str, click.Command] = field(default_factory=dict)
+
+
+class _Watch:
+    """Told of each stage of a run; says whether the run goes on."""
+
+    def stage(self, run: _Run, stage: str, then: Callable[[], None] | None = None) -> bool:
+        raise NotImplementedError
+
+
+class _Unwatched(_Watch):
+    """For the built-ins: textclf's own code, run in the calling thread."""
+
+    def stage(self, run: _Run, stage: str, then: Callable[[], None] | None = None) -> bool:
+        run.stage = stage
+        if then:
+            then()
+        return True
+
+
+class _Worker(_Watch):
+    """A daemon thread running plugins' code one after the other, watched from the calling thread.
+
+    The worker tells of each stage under ``lock``, and stops there once ``cancelled``; the watcher
+    gives up under the same lock, so a worker it left behind cannot change what it decided.
+    """
+
+    def __init__(self, host: PluginHost, runs: list[_Run]) -> None:
+        self.host, self.runs = host, runs
+        self.lock = threading.Lock()
+        self.cancelled = self.finished = False
+        self.current, self.started = runs[0], time.monotonic()
+        self.done = threading.Event()
+        threading.Thread(target=self._work, name="textclf plugins", daemon=True).start()
+
+    def watch(self, limit: float | None) -> _Run | None:
+        """Wait for the worker; the run it is stuck in when one stage outlasts ``limit``."""
+        try:
+            if limit is None:
+                self.done.wait()
+                return None
+            while not self.done.wait(max(0.0, self.started + limit - time.monotonic())):
+                with self.lock:
+                    if not self.finished and time.monotonic() - self.started >= limit:
+                        self.cancelled = self.current.timed_out = True
+                        return self.current
+            return None
+        except BaseException:  # Ctrl-C: the worker stops at its next stage
+            with self.lock:
+                self.cancelled = True
+            raise
+
+    def stage(self, run: _Run, stage: str, then: Callable[[], None] | None = None) -> bool:
+        with self.lock:
+            if self.cancelled:
+                return False
+            self.current, run.stage, self.started = run, stage, time.monotonic()
+            if then:
+                then()
+            return True
+
+    def _work(self) -> None:
+        me = threading.get_ident()
+        try:
+            for run in self.runs:
+                self.host._captures[me] = run.plugin.output
+                if not self.stage(run, ""):
+                    return
+                self.host._run_code(run, self)
+                if isinstance(run.error, KeyboardInterrupt):
+                    break
+            with self.lock:
+                self.finished = not self.cancelled
+        finally:
+            self.host._captures.pop(me, None)
+            self.done.set()
+
+
+class _OutputRouter:
+    """Stands for ``sys.stdout`` or ``sys.stderr`` while plugins load: a write from a thread that
+    runs a plugin's code goes to that plugin's output, any other to ``stream``."""
+
+    def __init__(self, stream: TextIO, captures: Mapping[int, list[str]]) -> None:
+        self.stream, self.captures = stream, captures
+
+    def write(self, text: str) -> int:
+        # Refuse bytes as a text stream does: click probes a stream with write(b"").
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        output = self.captures.get(threading.get_ident())
+        if output is None:
+            return self.stream.write(text)
+        output.append(text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if threading.get_ident() not in self.captures:
+            self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 class _Registrar:
@@ -247,3 +503,29 @@ class _Registrar:
 
 def _sort_key(ep: metadata.EntryPoint) -> tuple[str, str]:
     return (normalize_dist(ep.dist.name) if ep.dist else "", ep.name)
+
+
+def _limit(seconds: float) -> float | None:
+    return seconds if 0 < seconds < math.inf else None
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called {_exit_call(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _exit_call(exc: SystemExit) -> str:
+    return "sys.exit()" if exc.code is None else f"sys.exit({exc.code!r})"
+
+
+def _lines(output: list[str]) -> list[str]:
+    return [line.strip() for line in "".join(output).splitlines() if line.strip()]
+
+
+def _quote(line: str, width: int = 100) -> str:
+    return "'" + (line if len(line) <= width else line[: width - 3] + "...") + "'"

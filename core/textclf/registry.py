@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +40,14 @@ class Component:
         return f"{self.plugin}:{self.name}"
 
     def load(self) -> Any:
-        """Import and return the class (or factory) this component names."""
+        """Import and return the class (or factory) this component names; what its module prints
+        while imported goes to stderr."""
         module_name, _, attr = self.target.partition(":")
         where = f"{self.kind} '{self.name}' ({self.target}) from {self.plugin} {self.plugin_version}"
         try:
-            obj: Any = importlib.import_module(module_name)
+            # Output goes to stderr: printed to stdout it would corrupt `train --print-config`.
+            with contextlib.redirect_stdout(sys.stderr):
+                obj: Any = importlib.import_module(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
         except ImportError as exc:
@@ -84,9 +89,14 @@ def validate_registration(kind: Kind, name: object, target: object, help: object
 
 
 class Registry:
-    """Every registered component, by kind; several plugins may register the same name."""
+    """Every registered component, by kind; several plugins may register the same name.
 
-    def __init__(self) -> None:
+    A name that the ``builtin`` distribution registers is the built-in's when given bare, whoever
+    else registers it; the others' components of that name are chosen with ``DIST:name``.
+    """
+
+    def __init__(self, *, builtin: str | None = None) -> None:
+        self.builtin = builtin
         self._components: dict[str, list[Component]] = {kind.name: [] for kind in KINDS}
 
     def add(self, component: Component) -> None:
@@ -101,11 +111,13 @@ class Registry:
         return sorted({c.name for c in self._components[kind.name]})
 
     def collisions(self) -> dict[tuple[str, str], list[Component]]:
-        """Names that more than one plugin registered, with the components behind them."""
+        """Names that more than one plugin registered and that are ambiguous given bare, with the
+        components behind them; a built-in's name is not, as the built-in keeps it."""
         seen: dict[tuple[str, str], list[Component]] = {}
         for component in self:
             seen.setdefault((component.kind, component.name), []).append(component)
-        return {key: found for key, found in seen.items() if len(found) > 1}
+        return {key: found for key, found in seen.items()
+                if len(found) > 1 and not any(c.plugin == self.builtin for c in found)}
 
     def get(self, kind: Kind, name: str) -> Component:
         """The component ``name`` (or ``DIST:name``) of ``kind``; a clear error otherwise."""
@@ -120,6 +132,8 @@ class Registry:
                     f"(it is provided by: {providers}); see 'textclf plugins'"
                 )
             found = chosen
+        elif len(found) > 1:
+            found = [c for c in found if c.plugin == self.builtin] or found
         if not found:
             raise ComponentError(self._unknown_message(kind, name))
         if len(found) > 1:
