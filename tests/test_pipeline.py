@@ -75,7 +75,8 @@ def test_model_saves_and_loads_with_the_same_outputs(tmp_path):
     model.save(tmp_path / "model")
     loaded = BaseModel.load.__func__(TinyModel, tmp_path / "model")
     assert (loaded.labels, loaded.max_length, loaded.truncation) == (["neg", "pos"], 32, "head+tail")
-    assert loaded.init_options == {"dim": 8, "max_length": 32, "truncation": "head+tail", "vocab_size": 2000}
+    assert loaded.init_options == {"dim": 8, "max_length": 32, "truncation": "head+tail", "vocab_size": 2000,
+                                   "dropout": 0.0}
     ids = torch.tensor([model.encoder.encode(texts[0])])
     mask = torch.ones_like(ids)
     model.eval(), loaded.eval()

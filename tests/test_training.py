@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 
-import plugin_sources as src
 import pytest
 import yaml
-from textclf.testing import INTERRUPT_ENV, lines, separable_texts, write_rows, write_separable_dataset
+from textclf.testing import lines, separable_texts, write_rows
+from tiny_runs import digest, tiny, train  # noqa: F401 (tiny is a fixture)
 
-
-
-@pytest.fixture
-def tiny(site, tmp_path):
-    """A site with the tiny model plugin, a separable dataset and a private cache."""
-    site.add("textclf-tiny", src.TINY_MODEL)
-    site.data = write_separable_dataset(tmp_path / "data")
-    site.cache = tmp_path / "cache"
-    site.cwd = tmp_path
-    return site
-
-
-def train(site, *args, env=None):
-    base = ["train", "--data", "files", "--data.train", str(site.data["train"]),
-            "--data.test", str(site.data["test"]), "--model", "tiny"]
-    return site.run(*base, *args, env={"TEXTCLF_CACHE": str(site.cache), **(env or {})}, cwd=site.cwd)
-
-
-def digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_tiny_model_learns_the_task_and_the_run_holds_everything(tiny):
@@ -86,29 +63,6 @@ def test_command_line_beats_the_models_suggestion(tiny):
     assert config["lit_model"]["lr"] == 0.2 and config["trainer"]["max_epochs"] == 1
 
 
-def test_interrupted_run_resumes_exactly_where_it_stopped(tiny):
-    straight = train(tiny, "--run-dir", "runs/straight")
-    assert straight.returncode == 0, straight.stderr
-
-    cut = train(tiny, "--run-dir", "runs/cut", env={INTERRUPT_ENV: "30"})
-    assert (cut.returncode, lines(cut.stderr)[-1]) == (
-        130, "error: training interrupted at epoch 3, step 30; continue it with: "
-             "textclf train --resume runs/cut")
-    state = json.loads((tiny.cwd / "runs/cut/run.json").read_text())
-    assert (state["status"], state["step"]) == ("interrupted", 30)
-    assert not (tiny.cwd / "runs/cut/metrics.json").exists()
-
-    resumed = tiny.run("train", "--resume", "runs/cut", env={"TEXTCLF_CACHE": str(tiny.cache)}, cwd=tiny.cwd)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "run: runs/cut (resumed from its last checkpoint)" in resumed.stderr
-    assert "epoch 3/5  step 36" in resumed.stderr  # the rest of epoch 3, not all of it again
-    a = json.loads((tiny.cwd / "runs/straight/metrics.json").read_text())
-    b = json.loads((tiny.cwd / "runs/cut/metrics.json").read_text())
-    # Same batches in the same order with the same optimizer state: the same model.
-    assert (b["steps"], b["val"], b["test"], b["confusion_matrix"]) == (
-        a["steps"], a["val"], a["test"], a["confusion_matrix"])
-
-
 def test_resume_refuses_what_it_cannot_do(tiny):
     assert train(tiny, "--run-dir", "done", "--max-epochs", "1").returncode == 0
     env = {"TEXTCLF_CACHE": str(tiny.cache)}
@@ -142,6 +96,7 @@ def test_resume_refuses_what_it_cannot_do(tiny):
     tiny.data["train"].write_text(original)
 
     (tiny.cwd / "done/checkpoints/last.ckpt").unlink()
+    (tiny.cwd / "done/checkpoints/best.ckpt").unlink()
     no_checkpoint = tiny.run("train", "--resume", "done", env=env, cwd=tiny.cwd)
     assert (no_checkpoint.returncode, lines(no_checkpoint.stderr)) == (2, [
         "error: --resume done: no checkpoint to continue from (it stopped before its first one); "

@@ -20,7 +20,7 @@ import click
 
 from textclf import kinds
 from textclf.errors import ComponentError, UsageError
-from textclf.option_types import REQUIRED, click_type
+from textclf.option_types import REQUIRED, ListType, NullableType, click_type
 
 #: The key that names the component itself inside its config section.
 NAME_KEY = "name"
@@ -46,11 +46,22 @@ class Option:
         return self.default is REQUIRED
 
     def convert(self, value: Any, where: str) -> Any:
-        """Convert a value from a config file; ``where`` names its origin in the error."""
+        """Convert a value from a config file; ``where`` names its origin in the error.
+
+        A mapping, or a list where one value is expected (or a list of lists), is refused before
+        anything looks into it: YAML aliases can make a small file a huge nest of lists."""
+        inner = self.type.inner if isinstance(self.type, NullableType) else self.type
+        items = value if isinstance(inner, ListType) and isinstance(value, (list, tuple)) else [value]
+        nested = next((item for item in items if isinstance(item, (dict, list, tuple, set))), None)
+        if nested is not None:
+            expected = "single values in a list" if items is value else "a single value"
+            raise UsageError(f"{where}: expected {expected}, got a {type(nested).__name__}")
         try:
             return self.type.convert(value, None, None)
         except click.BadParameter as exc:
             raise UsageError(f"{where}: {exc.message}") from None
+        except (ValueError, TypeError, OverflowError):  # click lets int(inf) and friends through
+            raise UsageError(f"{where}: {format_value(value)[:60]!r} is not a valid {self.type.name}") from None
 
 
 def format_value(value: Any) -> str:

@@ -22,7 +22,7 @@ from textclf.errors import ComponentError, UsageError, did_you_mean, options_of
 from textclf.kinds import KINDS, MODEL, TRAINER, Kind, kind_named
 from textclf.options import NAME_KEY, Option, component_options, to_plain
 from textclf.registry import Component, Registry
-from textclf.training.trainer_options import TrainerOptions
+from textclf.training.trainer_options import TrainerOptions, naming_trainer_options
 
 #: Sections and the values given in each: ``{"data": {"batch_size": 64}}``.
 Sections = Mapping[str, Mapping[str, Any]]
@@ -157,7 +157,8 @@ def resolve(chosen: Mapping[str, Chosen], config: Sections, command_line: Sectio
                 c, values=values(c.options, kind.section, c.owner, suggestions.get(kind.section, {})))
     trainer = values(trainer_options(), TRAINER, "the trainer", suggestions.get(TRAINER, {}))
     ordered = {kind.name: resolved[kind.name] for kind in KINDS if kind.name in resolved}
-    return RunConfig(ordered, TrainerOptions(**trainer))
+    with naming_trainer_options():
+        return RunConfig(ordered, TrainerOptions(**trainer))
 
 
 def from_classes(classes: Mapping[str, type], config: Sections | None = None) -> RunConfig:

@@ -22,6 +22,7 @@ from textclf.cli.session import session
 from textclf.cli.test import test
 from textclf.cli.train import train
 from textclf.errors import TextclfError, did_you_mean
+from textclf.training.processes import tie_to_parent
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -59,6 +60,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: user mistakes become one ``error:`` line and a non-zero exit, never a traceback."""
+    tie_to_parent()  # in a process a multi-device run started: die with that run
     debug = os.environ.get("TEXTCLF_DEBUG", "").lower() in {"1", "true", "yes"}
     _show_progress_logs()
     try:

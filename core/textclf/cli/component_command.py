@@ -22,11 +22,12 @@ from click.core import ParameterSource
 
 from textclf.cli.session import session
 from textclf.config import load_config
+from textclf.console import info
 from textclf.kinds import KINDS, TRAINER
 from textclf.option_types import is_bool
 from textclf.options import NAME_KEY, Option, format_value
 from textclf.run_config import Chosen, Sections, resolve, trainer_options
-from textclf.training.run import RunDir
+from textclf.training.run import NoCheckpoint, RunDir
 
 #: Options that ``--resume`` accepts: they change the hardware, not the run.
 RESUME_OVERRIDES = ("accelerator", "devices", "num_nodes", "precision", "strategy")
@@ -151,11 +152,10 @@ def check_resumable(run: RunDir, ctx: click.Context) -> None:
         raise click.UsageError(
             f"--resume {run.path}: that run has finished; start a new one with "
             f"--config {run.config_file} to reuse its options", ctx)
-    if not run.last_checkpoint.is_file():
-        raise click.UsageError(
-            f"--resume {run.path}: no checkpoint to continue from (it stopped before its first "
-            f"one); start it again with --config {run.config_file} --run-dir {run.path} "
-            f"--overwrite", ctx)
+    try:
+        run.resume_checkpoint(info)
+    except NoCheckpoint as exc:
+        raise click.UsageError(str(exc), ctx) from None
 
 
 def _refuse_changes(ctx: click.Context, options: list[Option], given: dict[str, dict[str, Any]]) -> None:

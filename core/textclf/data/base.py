@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from textclf.data import cache
@@ -19,6 +20,9 @@ from textclf.text import TextEncoder
 
 #: Options that change how batches are served, not which tokens are cached.
 LOADER_OPTIONS = frozenset({"batch_size", "num_workers", "cache_dir"})
+#: The most characters of one text a tokenizer is trained on: far beyond any review or article,
+#: and short enough that a subword trainer on a single 50 MB "word" does not run for hours.
+TOKENIZER_TEXT_CHARS = 100_000
 
 
 class BaseDataModule(RecordsOptions, pl.LightningDataModule):
@@ -46,6 +50,10 @@ class BaseDataModule(RecordsOptions, pl.LightningDataModule):
             raise OptionError(f"`batch_size` {batch_size}: must be at least 1")
         if not 0 <= val_fraction < 1:
             raise OptionError(f"`val_fraction` {val_fraction}: must be at least 0 and below 1")
+        if num_workers < 0:
+            raise OptionError(f"`num_workers` {num_workers}: must be at least 0 (0: the main process)")
+        if not 0 <= seed < 2**32:
+            raise OptionError(f"`seed` {seed}: must be 0 to {2**32 - 1}")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.val_fraction, self.seed = val_fraction, seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache.default_cache_dir()
@@ -70,9 +78,10 @@ class BaseDataModule(RecordsOptions, pl.LightningDataModule):
 
     # -- what the core does ---------------------------------------------------------------------
     def train_texts(self) -> list[str]:
-        """The training texts (after the validation split), for models that build a tokenizer."""
+        """The training texts (after the validation split), for models that build a tokenizer;
+        each cut to ``TOKENIZER_TEXT_CHARS``, as a tokenizer trainer can choke on one huge text."""
         found = self.raw_examples("train")
-        return found[0] if found else []
+        return [text[:TOKENIZER_TEXT_CHARS] for text in found[0]] if found else []
 
     def attach(self, encoder: TextEncoder) -> None:
         """Tokenize every split with the model's encoder, or load the tokens from the cache."""
@@ -190,8 +199,11 @@ class BaseDataModule(RecordsOptions, pl.LightningDataModule):
 
     def _loader_args(self) -> dict[str, Any]:
         assert self.encoder is not None
+        # A loader of its own seeds its workers: starting an iteration then draws nothing from the
+        # global generator, which training's dropout draws from (so a resumed run repeats it).
         args: dict[str, Any] = {"collate_fn": Collator(self.encoder.pad_id),
-                                "num_workers": self.num_workers}
+                                "num_workers": self.num_workers,
+                                "generator": torch.Generator().manual_seed(self.seed)}
         if self.num_workers > 0:
             args["persistent_workers"] = True
         if self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
@@ -210,12 +222,15 @@ class BaseDataModule(RecordsOptions, pl.LightningDataModule):
 
     # A checkpoint records how far into its epoch training got, so that a resumed run skips
     # exactly the batches already trained on instead of replaying the epoch from its start.
+    # "Processed" counts the batch whose end a checkpoint may be taken at, as Lightning does.
     def state_dict(self) -> dict[str, Any]:
         if self.trainer is None or not self.trainer.training:
             return {}
-        loop = self.trainer.fit_loop
-        return {"train_position": [self._epoch(),
-                                   loop.epoch_loop.batch_progress.current.completed]}
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress
+        batches = progress.current.processed  # type: ignore[attr-defined]
+        if progress.is_last_batch and batches == progress.current.ready:
+            return {}  # the epoch's batches are all trained on: the next epoch starts at its first
+        return {"train_position": [self._epoch(), int(batches)]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "train_position" in state:

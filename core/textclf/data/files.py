@@ -117,6 +117,10 @@ def _delimited(text: str, path: Path, delimiter: str, text_column: str,
         header = next(reader)
     except csv.Error as exc:
         raise TextclfError(f"{path} line 1: malformed header ({exc})") from None
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise TextclfError(f"{path} line 1: the header names column {twice[0]!r} more than once; "
+                           f"give each column its own name")
     missing = [c for c in (text_column, label_column) if c not in header]
     if missing:
         option = "text_column" if text_column in missing else "label_column"

@@ -42,6 +42,12 @@ class Classifier(BaseLitModel):
         if class_weights is not None and len(class_weights) != model.num_labels:
             raise OptionError(f"`class_weights` has {len(class_weights)} weights for {model.num_labels} "
                               f"labels ({', '.join(model.labels)}); give one per label")
+        for name, value in (("lr", lr), ("weight_decay", weight_decay)):
+            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+                raise OptionError(f"`{name}` {value}: must be a finite number "
+                                  f"{'above' if name == 'lr' else 'at least'} 0")
+        if not 0 <= label_smoothing < 1:
+            raise OptionError(f"`label_smoothing` {label_smoothing}: must be in [0, 1)")
         if not 0 <= warmup_ratio < 1:
             raise OptionError(f"`warmup_ratio` {warmup_ratio}: must be in [0, 1)")
         if len(betas) != 2:

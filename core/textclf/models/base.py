@@ -46,6 +46,9 @@ class BaseModel(RecordsOptions, nn.Module):
     def __init__(self, labels: Sequence[str], tokenizer: Tokenizer, max_length: int,
                  truncation: str = "head") -> None:
         super().__init__()
+        if max_length < 3:
+            raise OptionError(f"`max_length` {max_length}: must be at least 3 (the text's tokens "
+                              f"and a tokenizer's special tokens around them)")
         labels = [str(label) for label in labels]
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise TextclfError(f"a classifier needs at least two distinct labels, got {labels}")
@@ -55,6 +58,10 @@ class BaseModel(RecordsOptions, nn.Module):
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
         self.truncation = truncation
+        try:
+            self.encoder
+        except ValueError as exc:  # more special tokens than max_length leaves room for
+            raise OptionError(f"`max_length` {max_length}: {exc}") from None
 
     @property
     def num_labels(self) -> int:

@@ -4,6 +4,7 @@ plugin's tests can run a real training step without downloading anything."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from torch import nn
 from textclf.models.base import BaseModel
 from textclf.text import Truncation
 
-#: Raise KeyboardInterrupt after this many training steps: how tests interrupt a run.
+#: How tests interrupt a run: ``N`` sends the process SIGINT (as Ctrl-C would) during the N-th
+#: training step, ``N:SIGTERM`` another signal, ``N:raise`` raises KeyboardInterrupt inside it
+#: (what a second Ctrl-C does).
 INTERRUPT_ENV = "TEXTCLF_TEST_INTERRUPT_AFTER"
 
 
@@ -37,13 +40,15 @@ class TinyModel(BaseModel):
         truncation: Which tokens a long text keeps: head, tail or head+tail.
         vocab_size: Largest vocabulary of the tokenizer built from the training texts.
         tokenizer: A tokenizer.json to use instead of building one.
+        dropout: Dropout on the pooled vector (training then draws random numbers).
     """
 
     SUGGESTED_OPTIONS = {"lit_model": {"lr": 0.05}, "trainer": {"max_epochs": 5}}
 
     def __init__(self, labels: Sequence[str], train_texts: Sequence[str] | None = None,
                  tokenizer: Path | None = None, dim: int = 16, max_length: int = 64,
-                 truncation: Truncation = "head", vocab_size: int = 2000) -> None:
+                 truncation: Truncation = "head", vocab_size: int = 2000,
+                 dropout: float = 0.0) -> None:
         if tokenizer is not None:
             built = Tokenizer.from_file(str(tokenizer))
         elif train_texts is not None:
@@ -53,14 +58,21 @@ class TinyModel(BaseModel):
         super().__init__(labels, built, max_length, truncation)
         self.embedding = nn.Embedding(built.get_vocab_size(), dim)
         self.head = nn.Linear(dim, len(labels))
-        self._interrupt_after = int(os.environ.get(INTERRUPT_ENV, "0") or 0)
+        self.dropout = nn.Dropout(dropout)
+        after, _, how = os.environ.get(INTERRUPT_ENV, "").partition(":")
+        self._interrupt_after, self._interrupt_how = int(after or 0), how or "SIGINT"
         self._steps = 0
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.training and self._interrupt_after:
             self._steps += 1
-            if self._steps > self._interrupt_after:
-                raise KeyboardInterrupt
+            if self._steps == self._interrupt_after:
+                if self._interrupt_how == "raise":
+                    raise KeyboardInterrupt
+                os.kill(os.getpid(), getattr(signal, self._interrupt_how))
+        return self.head(self.dropout(self.pool(input_ids, attention_mask)))
+
+    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The mean of the text's word embeddings."""
         mask = attention_mask.unsqueeze(-1).to(self.embedding.weight.dtype)
-        pooled = (self.embedding(input_ids) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(pooled)
+        return (self.embedding(input_ids) * mask).sum(1) / mask.sum(1).clamp(min=1.0)

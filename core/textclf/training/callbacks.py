@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import signal
+import threading
 import time
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from textclf.errors import TextclfError
+from textclf.training.processes import tie_to_parent
 from textclf.training.run import RunDir
 
 
@@ -67,20 +74,140 @@ class Throughput(pl.Callback):
 
 
 class RunRecorder(pl.Callback):
-    """Keeps ``run.json`` honest, and on Ctrl-C saves ``last.ckpt`` so that no work is lost."""
+    """Keeps ``run.json`` honest, and makes a stopped run resumable exactly.
+
+    Ctrl-C, SIGTERM (what cluster schedulers and ``docker stop`` send) and SIGUSR1 (SLURM's
+    pre-emption warning) stop training at the end of the next optimizer step: ``last.ckpt`` is
+    saved there, as Lightning saves a checkpoint after a training batch, with the random number
+    generators as they were (dropout draws them). A resumed run then trains on the same batches
+    with the same randomness and ends with the weights an uninterrupted run would have. A second
+    Ctrl-C stops at once; the checkpoint is still saved, unless gradients were being accumulated
+    (they are in no checkpoint), when the previous ``last.ckpt`` stays the one to resume from.
+    Signals are handled so only in a single-process run: with several processes a signal reaches
+    each at a different batch, and Lightning's own handling applies.
+    """
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
+        #: The signal that asked training to stop, once one has.
+        self.received: int | None = None
+        self._rng: dict[str, Any] | None = None
+        self._restore_rng: dict[str, Any] | None = None
+        self._handlers: dict[int, Any] = {}
+        self._saved_stop = False
+        self._saving_mid_batch = False
+
+    # -- signals -------------------------------------------------------------------------------
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # After Lightning has installed its SIGTERM handler: this one stands in for it while training.
+        if trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self._handlers = {signum: signal.signal(signum, self._receive) for signum in self.SIGNALS}
+
+    def _receive(self, signum: int, frame: Any) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # asked twice: stop now
+        self.received = signum
+
+    def _restore_handlers(self) -> None:
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
+        self._handlers = {}
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore_handlers()
+
+    # -- the state a resume needs --------------------------------------------------------------
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        self._rng = rng_state()
+        stepped = (batch_idx + 1) % trainer.accumulate_grad_batches == 0 or \
+            batch_idx + 1 == trainer.num_training_batches
+        if self.received is not None and stepped:
+            trainer.save_checkpoint(self.run.last_checkpoint)
+            self._saved_stop = True
+            raise KeyboardInterrupt  # Lightning's way out: on_exception, then its teardown
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self._rng} if self._rng is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # Restored just before the first batch trains: what runs before it (the sanity check,
+        # Lightning's set-up) must not draw from the generators the checkpoint holds.
+        self._restore_rng = state_dict.get("rng")
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self._restore_rng is not None:
+            set_rng_state(self._restore_rng)
+            self._restore_rng = None
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if self._saving_mid_batch:
+            # Lightning counts a checkpoint as taken after a batch ended and, when restoring,
+            # counts that batch's step for its logs; taken mid-batch, that step was counted already.
+            epoch_loop = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]
+            epoch_loop["_batches_that_stepped"] -= 1
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
-        interrupted = isinstance(exception, KeyboardInterrupt)
-        if interrupted and trainer.world_size == 1 and not trainer.sanity_checking:
-            trainer.save_checkpoint(self.run.last_checkpoint)
+        self._restore_handlers()
+        stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        problem = None if stopped else f"{type(exception).__name__}: {exception}"
+        if stopped and not self._saved_stop and trainer.world_size == 1 and not trainer.sanity_checking \
+                and _between_steps(trainer):
+            self._saving_mid_batch = True
+            try:
+                trainer.save_checkpoint(self.run.last_checkpoint)
+            except (OSError, TextclfError) as exc:  # a full disk: the previous last.ckpt stays
+                stopped, problem = False, str(exc)
+            finally:
+                self._saving_mid_batch = False
         if trainer.is_global_zero:
-            self.run.set_state("interrupted" if interrupted else "failed",
-                               epoch=trainer.current_epoch, step=trainer.global_step,
-                               error=None if interrupted else f"{type(exception).__name__}: {exception}")
+            self.run.set_state("interrupted" if stopped else "failed", epoch=trainer.current_epoch,
+                               step=trainer.global_step, error=problem)
+
+
+def _between_steps(trainer: pl.Trainer) -> bool:
+    """Whether every completed batch of this epoch has been through an optimizer step."""
+    completed = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    return completed % trainer.accumulate_grad_batches == 0
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random number generator training may draw from, in a form checkpoints can hold."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                             "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), position,
+                                       has_gauss, gauss]}
+    if torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class TiedToParent(pl.Callback):
+    """Ties each process of a run to the one that started it (see ``textclf.training.processes``).
+
+    Lightning's spawned workers unpickle their trainer's callbacks before anything else of the
+    run; a copy of the command has done it already, as ``textclf`` started."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        tie_to_parent()
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        tie_to_parent()
 
 
 class EpochReport(pl.Callback):

@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import math
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,12 @@ from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.lit_models.base import BaseLitModel
 from textclf.models.base import BaseModel
 from textclf.run_config import RunConfig
-from textclf.training.callbacks import Throughput
+from textclf.training.callbacks import RunRecorder, Throughput
+from textclf.training.checkpoints import CheckpointWriteError
+from textclf.training.processes import MAIN_PID_ENV
 from textclf.training.estimate import cpu_warning
 from textclf.training.run import RunDir, default_run_dir
-from textclf.training.trainer import build_trainer, resolve_precision, show_progress
+from textclf.training.trainer import build_trainer, check_hardware, resolve_precision, show_progress
 from textclf.training.trainer_options import TrainerOptions
 
 #: Set for the processes a multi-device launch starts, so they join the same run directory.
@@ -95,10 +98,11 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
     """Train a run from scratch, or ``resume`` one; returns its metrics (primary process only)."""
     primary = is_primary_process()
     say: Echo = echo if primary else (lambda _message: None)
+    check_hardware(config.trainer)  # before any process is started or anything written
     config = dataclasses.replace(config, trainer=resolve_precision(config.trainer))
     pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
-    if resume is None and primary and run_dir is not None and not overwrite:
-        RunDir.ensure_free(run_dir)  # fail before any work, not after the data is prepared
+    if resume is None and primary and run_dir is not None:
+        RunDir.check_target(run_dir, overwrite)  # fail before any work, not after the data is prepared
     built = build(config, model_dir=resume.model_dir if resume else None, echo=say)
 
     run = _open_run(config, built, run_dir, overwrite, resume, primary)
@@ -106,29 +110,33 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
         run.set_state("running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
         say(f"run: {run.path}" + (" (resumed from its last checkpoint)" if resume else ""))
     os.environ[RUN_DIR_ENV] = str(run.path)
+    os.environ.setdefault(MAIN_PID_ENV, str(os.getpid()))
 
     has_val = built.data.has_split("val")
     monitor = built.lit.monitor if has_val else None
     train_batches = math.ceil(len(built.data.splits["train"]) / built.data.batch_size)
-    throughput = Throughput()
+    throughput, recorder = Throughput(), RunRecorder(run)
     trainer = build_trainer(config.trainer, run=run, monitor=monitor,
                             monitor_mode=built.lit.monitor_mode, progress=show_progress(progress),
-                            echo=say, train_batches=train_batches, callbacks=[throughput])
+                            echo=say, train_batches=train_batches, callbacks=[throughput, recorder])
     built.lit.total_steps = planned_steps(config.trainer, train_batches, trainer.world_size)
     if primary and trainer.strategy.root_device.type == "cpu":
         warning = cpu_warning(built.model, built.data, config[MODEL].component.name)
         if warning:
             say(f"warning: {warning}")
+    ctrl_c = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit(built.lit, datamodule=built.data,
-                    ckpt_path=str(run.last_checkpoint) if resume else None)
+                    ckpt_path=str(resume.resume_checkpoint(say)) if resume else None)
     except SystemExit:
         if trainer.state.status == TrainerStatus.INTERRUPTED:
-            raise TrainingInterrupted(
-                f"training interrupted at epoch {trainer.current_epoch + 1}, step "
-                f"{trainer.global_step}; continue it with: textclf train --resume {run.path}"
-            ) from None
+            raise _interrupted(trainer, run, recorder.received) from None
         raise
+    except CheckpointWriteError as exc:
+        raise CheckpointWriteError(f"{exc}; make room (or fix permissions), then continue with: "
+                                   f"textclf train --resume {run.path}") from None
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)  # Lightning ignores Ctrl-C once it has seen one
 
     checkpoint = _checkpoint_callback(trainer)
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
@@ -138,6 +146,15 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
         return None
     _record(run, built, trainer, metrics, best, monitor, throughput.report())
     return metrics
+
+
+def _interrupted(trainer: pl.Trainer, run: RunDir, received: int | None) -> TrainingInterrupted:
+    """The error a stopped training ends with; its exit status says which signal stopped it."""
+    how = "interrupted" if received in (None, signal.SIGINT) else f"stopped by {signal.Signals(received).name}"
+    error = TrainingInterrupted(f"training {how} at epoch {trainer.current_epoch + 1}, step "
+                                f"{trainer.global_step}; continue it with: textclf train --resume {run.path}")
+    error.exit_code = 128 + (received or signal.SIGINT)
+    return error
 
 
 def _checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint | None:
@@ -174,7 +191,8 @@ def _record(run: RunDir, built: Built, trainer: pl.Trainer, metrics: dict[str, A
                    best_score=float(score) if score is not None else None,
                    epochs=trainer.current_epoch, steps=trainer.global_step, **throughput)
     run.write_metrics(metrics)
-    run.set_state("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    run.set_state("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  epoch=trainer.current_epoch, step=trainer.global_step)
 
 
 def planned_steps(options: TrainerOptions, batches: int, world_size: int) -> int:

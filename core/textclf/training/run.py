@@ -13,10 +13,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
 import time
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,25 @@ from textclf import atomic
 from textclf.errors import TextclfError, UsageError
 
 RUNS = Path("runs")
+
+
+class NoCheckpoint(UsageError):
+    """A run to resume has no checkpoint that can be read."""
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint file (``"is missing"``, ``"is damaged (...)"``), or None.
+
+    A checkpoint is a zip archive; reading every member against its CRC finds a truncated or
+    corrupted one without unpickling anything."""
+    if not path.is_file():
+        return "is missing"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        return f"is damaged ({exc})"
+    return None if bad is None else f"is damaged (member {bad} fails its CRC check)"
 
 
 def default_run_dir(data: str, model: str) -> Path:
@@ -36,6 +58,7 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._resume_from: Path | None = None
 
     config_file = property(lambda self: self.path / "config.yaml")
     state_file = property(lambda self: self.path / "run.json")
@@ -60,15 +83,25 @@ class RunDir:
             )
 
     @classmethod
+    def check_target(cls, path: Path, overwrite: bool) -> None:
+        """Refuse, before any work, a run directory that is taken, unless ``overwrite`` may replace
+        it: only a run may be replaced (or an empty directory used), never other files."""
+        if not cls.taken(path):
+            return
+        if not overwrite:
+            cls.ensure_free(path)
+        if not (path.is_dir() and ((path / "config.yaml").is_file() or (path / "run.json").is_file())):
+            raise UsageError(
+                f"--run-dir {path}: exists and is not a textclf run (no config.yaml or run.json in "
+                f"it); --overwrite replaces only runs, so choose another --run-dir"
+            )
+
+    @classmethod
     def create(cls, path: Path, overwrite: bool) -> RunDir:
-        """A new, empty run directory; an existing non-empty one only with ``overwrite``."""
+        """A new, empty run directory; an existing run only with ``overwrite``."""
         if cls.taken(path):
-            if not overwrite:
-                cls.ensure_free(path)
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            cls.check_target(path, overwrite)
+            shutil.rmtree(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -120,10 +153,44 @@ class RunDir:
             return {}
 
     def set_state(self, status: str, **extra: Any) -> None:
-        state = self.state()
-        state.update(status=status, updated=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
+        """Record the run's status; ``extra`` values of None are left out. Where it stopped and why
+        (epoch, step, error) describe one status, so a new status drops the old ones."""
+        state = {k: v for k, v in self.state().items() if k not in ("epoch", "step", "error")}
+        state.update(status=status, updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     **{k: v for k, v in extra.items() if v is not None})
         state.setdefault("command", sys.argv)
-        atomic.write_text(self.state_file, json.dumps(state, indent=2) + "\n")
+        text = json.dumps(state, indent=2) + "\n"
+        try:
+            atomic.write_text(self.state_file, text)
+        except OSError:
+            # A full disk has no room for a temporary file; the small record may still fit in place.
+            with contextlib.suppress(OSError), self.state_file.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+
+    def resume_checkpoint(self, echo: Callable[[str], None] | None = None) -> Path:
+        """The checkpoint a resumed run continues from: ``last.ckpt`` when it is whole, else
+        ``best.ckpt`` (saying so through ``echo``). Checked once; ``NoCheckpoint`` when neither is."""
+        if self._resume_from is None:
+            problems: dict[str, str] = {}
+            for path in (self.last_checkpoint, self.best_checkpoint):
+                problem = checkpoint_problem(path)
+                if problem is None:
+                    if problems and echo:
+                        echo(f"warning: {self.last_checkpoint.name} {problems[self.last_checkpoint.name]}; "
+                             f"continuing from {path.name} instead")
+                    self._resume_from = path
+                    break
+                problems[path.name] = problem
+            else:
+                start_again = (f"start it again with --config {self.config_file} --run-dir {self.path} "
+                               f"--overwrite")
+                if all(problem == "is missing" for problem in problems.values()):
+                    raise NoCheckpoint(f"--resume {self.path}: no checkpoint to continue from (it "
+                                       f"stopped before its first one); {start_again}")
+                damage = "; ".join(f"{name} {problem}" for name, problem in problems.items())
+                raise NoCheckpoint(f"--resume {self.path}: no whole checkpoint to continue from "
+                                   f"({damage}); {start_again}")
+        return self._resume_from
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         atomic.write_text(self.metrics_file, json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,45 @@
+"""Checkpoints that are whole or absent.
+
+Lightning writes a checkpoint straight to its final path, so a full disk or a kill mid-write
+leaves a truncated ``last.ckpt`` that a resume cannot read. Here every checkpoint is written to a
+temporary file beside its target, flushed to disk and renamed over it: the previous checkpoint
+stays intact until the new one is complete. A write that fails is one clear error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from textclf import atomic
+from textclf.errors import TextclfError
+
+
+class CheckpointWriteError(TextclfError):
+    """A checkpoint could not be written (a full disk, say); the previous one is intact."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose writes are atomic and whose failures are one line."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        target = Path(path)
+        try:
+            with atomic.file(target, "wb", durable=True) as handle:
+                torch.save(checkpoint, handle)
+        except OSError as exc:
+            raise CheckpointWriteError(f"{_shown(target)}: cannot write the checkpoint ({exc.strerror}); "
+                                       f"the previous one is kept") from None
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as the user named the run (Lightning hands checkpoints absolute paths)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
