@@ -40,8 +40,8 @@ def loaded_after(statement: str) -> set[str]:
     return set(result.stdout.split())
 
 
-@pytest.mark.parametrize("module", ["textclf", "textclf.runtime", "textclf.text", "textclf.plugins",
-                                    "textclf.run_config", "textclf.cli"])
+@pytest.mark.parametrize("module", ["textclf", "textclf.runtime", "textclf.text", "textclf.plugins", "textclf.signing",
+                                    "textclf.run_config", "textclf.cli", "textclf.training.processes"])
 def test_light_modules_never_import_training_libraries(module):
     loaded = loaded_after(f"import {module}")
     assert module in loaded

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from textclf import bundle as bundle_format
+from textclf import signing
 from textclf import runtime
 from textclf.errors import UsageError
 from textclf.testing import PluginSite, lines, write_separable_dataset
@@ -349,7 +349,7 @@ def test_a_tokenizer_that_cannot_be_read_is_one_line(trained, textclf_cli, tmp_p
 def fingerprint(public_key_file: Path) -> str:
     key = serialization.load_pem_public_key(public_key_file.read_bytes())
     assert isinstance(key, ed25519.Ed25519PublicKey)
-    return bundle_format.fingerprint(key)
+    return signing.fingerprint(key)
 
 
 def test_a_signed_bundle_loads_with_its_publishers_key(signed, keys):
@@ -397,6 +397,21 @@ def test_an_unsigned_bundle_is_refused_when_keys_are_given(trained, keys, tmp_pa
     (damaged / "textclf.sig").write_text('{"algorithm": "ed25519"}')
     refused(None, damaged, f"{damaged / 'textclf.sig'}: damaged (no 'signature' field); get the bundle again "
                            f"from its publisher", trusted_keys=[keys["public"]])
+
+
+def test_predict_trusted_key_asks_for_a_signature_by_that_key(signed, trained, keys, textclf_cli):
+    ok = textclf_cli("predict", str(signed["bundle"]), "a good great film", "--format", "jsonl",
+                     "--trusted-key", str(keys["stranger"]), "--trusted-key", str(keys["public"]))
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["label"] == "pos"
+    stranger = textclf_cli("predict", str(signed["bundle"]), "a text", "--trusted-key", str(keys["stranger"]))
+    assert (stranger.returncode, stranger.stdout, lines(stranger.stderr)) == (1, "", [
+        f"error: {signed['bundle']}: signed by key {fingerprint(keys['public'])}, which is not one of the "
+        f"trusted keys; check where the bundle came from, or trust that key"])
+    unsigned = textclf_cli("predict", str(trained["bundle"]), "a text", "--trusted-key", str(keys["public"]))
+    assert (unsigned.returncode, lines(unsigned.stderr)) == (1, [
+        f"error: {trained['bundle']}: not signed, where a signature by a trusted key is required; use a "
+        f"bundle its publisher exported with --sign"])
 
 
 @pytest.mark.parametrize(("given", "message"), [
@@ -464,10 +479,10 @@ def test_keys_made_as_the_readme_shows_sign_and_verify(trained, tmp_path):
                            check=True)
         bundle = Path(shutil.copytree(trained["bundle"], tmp_path / f"bundle-{tool}"))
         manifest = json.loads((bundle / "textclf.json").read_text())
-        key = bundle_format.private_key(tmp_path / private, "key", UsageError)
-        bundle_format.sign(bundle, manifest, key)
+        key = signing.private_key(tmp_path / private, "key", UsageError)
+        signing.sign(bundle, manifest, key)
         assert runtime.load(bundle, trusted_keys=[tmp_path / public]).labels == ["neg", "pos"]
     shown = subprocess.run(["ssh-keygen", "-l", "-f", str(tmp_path / "id.pub")], capture_output=True, text=True)
     key = serialization.load_ssh_public_key((tmp_path / "id.pub").read_bytes())
     assert isinstance(key, ed25519.Ed25519PublicKey)
-    assert shown.stdout.split()[1] == bundle_format.fingerprint(key)
+    assert shown.stdout.split()[1] == signing.fingerprint(key)

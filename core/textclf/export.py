@@ -25,14 +25,15 @@ import numpy as np
 import torch
 
 from textclf import __version__, atomic, runtime
-from textclf.bundle import INPUTS, SIGNATURE, check_signature, model_card, private_key, replaceable, seal
-from textclf.bundle import sign as sign_bundle
+from textclf.bundle import INPUTS, SIGNATURE, model_card, replaceable, seal
 from textclf.console import format_bytes
 from textclf.errors import OptionError, TextclfError, UsageError
 from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.models.base import BaseModel
 from textclf.registry import Registry
 from textclf.run_config import RunConfig, resolve_recorded
+from textclf.signing import check_signature, private_key
+from textclf.signing import sign as sign_bundle
 from textclf.text import pad_rows
 from textclf.training.run import RunDir
 

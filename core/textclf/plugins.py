@@ -15,14 +15,10 @@ import functools
 import inspect
 import math
 import os
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, TextIO, cast
+from typing import Any
 
 import click
 import pluggy
@@ -31,6 +27,8 @@ from textclf import hookspecs
 from textclf.errors import PluginError, did_you_mean
 from textclf.hookspecs import PLUGIN_API_VERSION
 from textclf.kinds import KINDS, Kind, kind_named
+from textclf.plugin_runs import (Run, Unwatched, Watch, Worker, describe, exit_call, limit, output_kept_apart,
+                                 printed_lines, quote, seconds_text)
 from textclf.registry import Component, Registry, normalize_dist, validate_registration
 
 ENTRY_POINT_GROUP = "textclf"
@@ -90,8 +88,8 @@ def env_timeout() -> tuple[float | None, str | None]:
         seconds = math.nan
     if math.isnan(seconds):
         return DEFAULT_TIMEOUT, (f"{TIMEOUT_VARIABLE}={value} is not a number of seconds; using "
-                                 f"{_seconds(DEFAULT_TIMEOUT)} (0 means no limit)")
-    return _limit(seconds), None
+                                 f"{seconds_text(DEFAULT_TIMEOUT)} (0 means no limit)")
+    return limit(seconds), None
 
 
 class PluginHost:
@@ -113,7 +111,7 @@ class PluginHost:
         self.on_problem = on_problem
         self._timeout_given = timeout
         #: Seconds a plugin may take to import, and each of its hooks (``None``: no limit).
-        self.timeout: float | None = DEFAULT_TIMEOUT if timeout is None else _limit(timeout)
+        self.timeout: float | None = DEFAULT_TIMEOUT if timeout is None else limit(timeout)
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[Plugin] = []
@@ -132,8 +130,8 @@ class PluginHost:
         """Register the core's own components, through the same hooks as any plugin's."""
         from textclf import __version__, builtins
 
-        run = _Run(Plugin(name=CORE, version=__version__, builtin=True), load=lambda: builtins)
-        self._run_code(run, _Unwatched())
+        run = Run(Plugin(name=CORE, version=__version__, builtin=True), load=lambda: builtins)
+        self._run_code(run, Unwatched())
         self._settle(run)
         self.plugins[-1].commands = dict(self.core_commands)
 
@@ -149,7 +147,7 @@ class PluginHost:
         only = env_list("TEXTCLF_LOAD_PLUGINS")
         skip = set(env_list("TEXTCLF_DISABLE_PLUGINS") or [])
         installed: set[str] = set()
-        runs: list[_Run] = []
+        runs: list[Run] = []
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_sort_key):
             dist = normalize_dist(ep.dist.name) if ep.dist else ep.name
             installed.add(dist)
@@ -157,9 +155,9 @@ class PluginHost:
                 continue
             version = ep.dist.version if ep.dist else "?"
             plugin = Plugin(name=dist, version=version, entry_point=f"{ep.name} = {ep.value}")
-            runs.append(_Run(plugin, load=ep.load, target=ep.value))
+            runs.append(Run(plugin, load=ep.load, target=ep.value))
         if runs:
-            with self._output_kept_apart():
+            with output_kept_apart(self._captures):
                 self._run_watched(runs)
                 for run in runs:
                     self._settle(run)
@@ -170,7 +168,7 @@ class PluginHost:
                     f"(installed: {', '.join(sorted(installed)) or 'none'})"
                 )
 
-    def _run_watched(self, runs: list[_Run]) -> None:
+    def _run_watched(self, runs: list[Run]) -> None:
         """Run the plugins' own code in a daemon thread, one plugin after the other, and give up
         on a plugin that spends longer than the limit importing or in one hook.
 
@@ -180,12 +178,12 @@ class PluginHost:
         on a busy machine. Ctrl-C goes to the main thread, waiting here, so it still stops textclf.
         """
         while runs:
-            stuck = _Worker(self, runs).watch(self.timeout)
+            stuck = Worker(runs, self._run_code, self._captures).watch(self.timeout)
             if stuck is None:
                 return
             runs = runs[runs.index(stuck) + 1:]
 
-    def _run_code(self, run: _Run, watch: _Watch) -> None:
+    def _run_code(self, run: Run, watch: Watch) -> None:
         """Import ``run``'s plugin and call its hooks, keeping in ``run`` what happened; each hook
         is a stage of ``watch``, which stops the run when it was given up on."""
         plugin = run.plugin
@@ -204,14 +202,14 @@ class PluginHost:
         except BaseException as exc:  # the host decides, in the main thread; see _settle
             run.error = exc
 
-    def _register(self, run: _Run) -> None:
+    def _register(self, run: Run) -> None:
         try:
             self.pm.register(run.plugin.module, name=f"{run.plugin.name}:{run.plugin.entry_point}")
             run.registered = True
         except Exception as exc:  # pluggy's own validation, e.g. the same module registered twice
             run.problem = " ".join(str(exc).split())
 
-    def _hooks(self, run: _Run) -> list[tuple[str, Callable[[], object]]]:
+    def _hooks(self, run: Run) -> list[tuple[str, Callable[[], object]]]:
         """Each of the plugin's hooks, ready to call on its own so a failure stays this plugin's;
         what they register is collected in ``run``."""
         seen: set[tuple[Kind, str]] = set()
@@ -231,7 +229,7 @@ class PluginHost:
                               functools.partial(impl.function, *(args[name] for name in impl.argnames))))
         return hooks
 
-    def _settle(self, run: _Run) -> None:
+    def _settle(self, run: Run) -> None:
         """Record what running a plugin's code gave: its components and commands, or why not."""
         plugin = run.plugin
         if run.timed_out or (run.error is not None and not isinstance(run.error, KeyboardInterrupt)):
@@ -249,11 +247,11 @@ class PluginHost:
         for component in plugin.components:
             self.registry.add(component)
         self.plugins.append(plugin)
-        printed = _lines(plugin.output)
+        printed = printed_lines(plugin.output)
         if printed:
             self._problem(
                 f"plugin {plugin.label} printed {len(printed)} line{'s' if len(printed) > 1 else ''} "
-                f"while loading, hidden to keep textclf's output clean; the first: {_quote(printed[0])}"
+                f"while loading, hidden to keep textclf's output clean; the first: {quote(printed[0])}"
             )
         if not plugin.builtin:
             self._warn_shadowed(plugin)
@@ -267,15 +265,15 @@ class PluginHost:
                 continue
             self.commands[name], self._command_owner[name] = command, plugin.name
 
-    def _failure(self, run: _Run) -> str:
-        limit = f"{_seconds(self.timeout or 0)} (the limit, set by {TIMEOUT_VARIABLE})"
+    def _failure(self, run: Run) -> str:
+        limit = f"{seconds_text(self.timeout or 0)} (the limit, set by {TIMEOUT_VARIABLE})"
         if not run.stage:
-            what = f"still importing after {limit}" if run.timed_out else _describe(run.error)
+            what = f"still importing after {limit}" if run.timed_out else describe(run.error)
             return f"failed to load ({run.target}): {what}"
         if run.timed_out:
             return f"did not return from hook {run.stage} within {limit}"
         if isinstance(run.error, SystemExit):
-            return f"called {_exit_call(run.error)} in hook {run.stage}"
+            return f"called {exit_call(run.error)} in hook {run.stage}"
         return f"raised {type(run.error).__name__} in hook {run.stage}: {run.error}"
 
     def _warn_shadowed(self, plugin: Plugin) -> None:
@@ -325,29 +323,11 @@ class PluginHost:
                 )
         return None
 
-    @contextmanager
-    def _output_kept_apart(self) -> Iterator[None]:
-        """While plugins load, what their code writes to ``sys.stdout`` or ``sys.stderr`` goes to
-        their ``output``; everything else (the host's own warnings) to the real streams."""
-        saved = sys.stdout, sys.stderr
-        routers = [_OutputRouter(stream, self._captures) if stream is not None else None
-                   for stream in saved]
-        sys.stdout, sys.stderr = cast(TextIO, routers[0]), cast(TextIO, routers[1])
-        try:
-            yield
-        finally:
-            # Plugin code given up on may still print: then keep routing its output away.
-            if not self._captures:
-                if sys.stdout is routers[0]:
-                    sys.stdout = saved[0]
-                if sys.stderr is routers[1]:
-                    sys.stderr = saved[1]
-
     # -- problems --------------------------------------------------------------------------
     def _fail(self, plugin: Plugin, reason: str) -> None:
-        printed = _lines(plugin.output)
+        printed = printed_lines(plugin.output)
         if printed:
-            reason += f", after printing {_quote(printed[0])}"
+            reason += f", after printing {quote(printed[0])}"
         plugin.error = reason
         self.plugins.append(plugin)
         self._problem(f"plugin {plugin.label} {reason}", plugin=plugin.name)
@@ -360,128 +340,6 @@ class PluginHost:
         self.problems.append(message)
         if self.on_problem:
             self.on_problem(message)
-
-
-@dataclass
-class _Run:
-    """Running one plugin's own code: its import, then its hooks; and what came of it."""
-
-    plugin: Plugin
-    load: Callable[[], Any]
-    #: The entry point's value, ``package.module``.
-    target: str = ""
-    #: The hook running (or that raised); "" while importing.
-    stage: str = ""
-    registered: bool = False
-    timed_out: bool = False
-    error: BaseException | None = None
-    problem: str | None = None
-    components: list[Component] = field(default_factory=list)
-    commands: Mapping[str, click.Command] = field(default_factory=dict)
-
-
-class _Watch:
-    """Told of each stage of a run; says whether the run goes on."""
-
-    def stage(self, run: _Run, stage: str, then: Callable[[], None] | None = None) -> bool:
-        raise NotImplementedError
-
-
-class _Unwatched(_Watch):
-    """For the built-ins: textclf's own code, run in the calling thread."""
-
-    def stage(self, run: _Run, stage: str, then: Callable[[], None] | None = None) -> bool:
-        run.stage = stage
-        if then:
-            then()
-        return True
-
-
-class _Worker(_Watch):
-    """A daemon thread running plugins' code one after the other, watched from the calling thread.
-
-    The worker tells of each stage under ``lock``, and stops there once ``cancelled``; the watcher
-    gives up under the same lock, so a worker it left behind cannot change what it decided.
-    """
-
-    def __init__(self, host: PluginHost, runs: list[_Run]) -> None:
-        self.host, self.runs = host, runs
-        self.lock = threading.Lock()
-        self.cancelled = self.finished = False
-        self.current, self.started = runs[0], time.monotonic()
-        self.done = threading.Event()
-        threading.Thread(target=self._work, name="textclf plugins", daemon=True).start()
-
-    def watch(self, limit: float | None) -> _Run | None:
-        """Wait for the worker; the run it is stuck in when one stage outlasts ``limit``."""
-        try:
-            if limit is None:
-                self.done.wait()
-                return None
-            while not self.done.wait(max(0.0, self.started + limit - time.monotonic())):
-                with self.lock:
-                    if not self.finished and time.monotonic() - self.started >= limit:
-                        self.cancelled = self.current.timed_out = True
-                        return self.current
-            return None
-        except BaseException:  # Ctrl-C: the worker stops at its next stage
-            with self.lock:
-                self.cancelled = True
-            raise
-
-    def stage(self, run: _Run, stage: str, then: Callable[[], None] | None = None) -> bool:
-        with self.lock:
-            if self.cancelled:
-                return False
-            self.current, run.stage, self.started = run, stage, time.monotonic()
-            if then:
-                then()
-            return True
-
-    def _work(self) -> None:
-        me = threading.get_ident()
-        try:
-            for run in self.runs:
-                self.host._captures[me] = run.plugin.output
-                if not self.stage(run, ""):
-                    return
-                self.host._run_code(run, self)
-                if isinstance(run.error, KeyboardInterrupt):
-                    break
-            with self.lock:
-                self.finished = not self.cancelled
-        finally:
-            self.host._captures.pop(me, None)
-            self.done.set()
-
-
-class _OutputRouter:
-    """Stands for ``sys.stdout`` or ``sys.stderr`` while plugins load: a write from a thread that
-    runs a plugin's code goes to that plugin's output, any other to ``stream``."""
-
-    def __init__(self, stream: TextIO, captures: Mapping[int, list[str]]) -> None:
-        self.stream, self.captures = stream, captures
-
-    def write(self, text: str) -> int:
-        # Refuse bytes as a text stream does: click probes a stream with write(b"").
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        output = self.captures.get(threading.get_ident())
-        if output is None:
-            return self.stream.write(text)
-        output.append(text)
-        return len(text)
-
-    def writelines(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        if threading.get_ident() not in self.captures:
-            self.stream.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
 
 
 class _Registrar:
@@ -503,29 +361,3 @@ class _Registrar:
 
 def _sort_key(ep: metadata.EntryPoint) -> tuple[str, str]:
     return (normalize_dist(ep.dist.name) if ep.dist else "", ep.name)
-
-
-def _limit(seconds: float) -> float | None:
-    return seconds if 0 < seconds < math.inf else None
-
-
-def _seconds(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
-def _describe(exc: BaseException | None) -> str:
-    if isinstance(exc, SystemExit):
-        return f"it called {_exit_call(exc)}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _exit_call(exc: SystemExit) -> str:
-    return "sys.exit()" if exc.code is None else f"sys.exit({exc.code!r})"
-
-
-def _lines(output: list[str]) -> list[str]:
-    return [line.strip() for line in "".join(output).splitlines() if line.strip()]
-
-
-def _quote(line: str, width: int = 100) -> str:
-    return "'" + (line if len(line) <= width else line[: width - 3] + "...") + "'"

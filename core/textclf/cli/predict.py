@@ -233,9 +233,14 @@ def destination(output: Path | None) -> Iterator[Callable[[str], object]]:
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime threads (default: all cores).")
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Execution provider; auto uses CUDA when onnxruntime has it.")
+@click.option("--trusted-key", "trusted_keys", metavar="KEYFILE", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Public key (PEM or OpenSSH) of a publisher you trust; repeatable. The bundle "
+                   "must then be signed by one of them (textclf export --sign).")
 def predict(bundle_path: Path, texts: tuple[str, ...], source: str | None, input_format: str,
             text_column: str, fmt: str, output: Path | None, batch_size: int,
-            max_batch_tokens: int | None, threads: int | None, provider: str) -> None:
+            max_batch_tokens: int | None, threads: int | None, provider: str,
+            trusted_keys: tuple[Path, ...]) -> None:
     """Classify texts with an exported bundle (onnxruntime; no torch needed).
 
     Texts are read, classified and written a few thousand at a time, so inputs of any size fit
@@ -254,7 +259,7 @@ def predict(bundle_path: Path, texts: tuple[str, ...], source: str | None, input
     if first is None:
         raise UsageError("nothing to classify: give texts as arguments, or --input FILE (- for stdin)")
     bundle = runtime.load(bundle_path, threads=threads, provider=provider,
-                          max_batch_tokens=max_batch_tokens)
+                          max_batch_tokens=max_batch_tokens, trusted_keys=list(trusted_keys) or None)
     count = cut = 0
     with destination(output) as write:
         for chunk in itertools.chain([first], stream):
