@@ -51,6 +51,9 @@ CASES = {
     "broken quoting": (
         {"train.csv": 'text,label\n"fine film,pos\n'}, [],
         "{train.csv} line 2: malformed row (unexpected end of data)"),
+    "a column named twice": (
+        {"train.csv": "text,label,text\nfine film,pos,bad film\n"}, [],
+        "{train.csv} line 1: the header names column 'text' more than once; give each column its own name"),
     "empty file": ({"train.csv": ""}, [], "{train.csv}: the file is empty"),
     "header only": (
         {"train.csv": "text,label\n"}, [], "{train.csv}: no examples, only a header; add rows below it"),

@@ -119,3 +119,17 @@ def test_cpu_warning_for_a_large_model(files, monkeypatch):
                             "--max-epochs, train on fewer examples, or use a GPU (--accelerator gpu)")
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_huge_text_reaches_a_tokenizer_trainer_cut(tmp_path):
+    """A 50 MB JSONL text once aborted the WordPiece trainer (a Rust allocation failure): texts
+    handed to tokenizer trainers are cut to a bound far beyond any real document."""
+    from textclf.data.base import TOKENIZER_TEXT_CHARS
+
+    huge = "x" * (3 * TOKENIZER_TEXT_CHARS)
+    write_rows(tmp_path / "train.jsonl", [*separable_texts(20), (huge, "pos"), ("short", "neg")])
+    data = Files(train=tmp_path / "train.jsonl", val_fraction=0.0, cache_dir=tmp_path / "cache")
+    data.prepare_data()
+    texts = data.train_texts()
+    assert len(texts) == 22 and max(map(len, texts)) == TOKENIZER_TEXT_CHARS
+    assert huge[:TOKENIZER_TEXT_CHARS] in texts and "short" in texts
