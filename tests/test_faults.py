@@ -289,3 +289,27 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return "State:\tZ" not in status  # a zombie has ended; only its exit status is left
+
+
+def test_a_signal_while_evaluating_stops_the_run_and_resume_finishes_it(tiny, cli, monkeypatch):
+    from textclf.training import pipeline
+
+    real = pipeline.evaluate
+
+    def evaluate(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # handled: becomes a stop of the run, not of pytest
+        return real(*args, **kwargs)
+
+    env = {"TEXTCLF_CACHE": str(tiny.cache)}
+    monkeypatch.setattr(pipeline, "evaluate", evaluate)
+    stopped = cli(*train_args(tiny), "--max-epochs", "2", "--run-dir", "r", env=env, cwd=tiny.cwd)
+    monkeypatch.setattr(pipeline, "evaluate", real)
+    assert (stopped.returncode, lines(stopped.stderr)[-1]) == (143, (
+        "error: stopped by SIGTERM while evaluating the trained model; finish it with: "
+        "textclf train --resume r"))
+    assert state(tiny.cwd / "r")["status"] == "interrupted"
+    assert not (tiny.cwd / "r/metrics.json").exists()
+
+    finished = cli("train", "--resume", "r", env=env, cwd=tiny.cwd)
+    assert finished.returncode == 0, finished.stderr
+    assert state(tiny.cwd / "r")["status"] == "completed" and (tiny.cwd / "r/metrics.json").is_file()

@@ -3,13 +3,15 @@ model's tokenizer -> lit-model(model) -> Lightning trains, validates and tests."
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import math
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,11 +143,44 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
     checkpoint = _checkpoint_callback(trainer)
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
     best = best or str(run.last_checkpoint)
-    metrics = evaluate(trainer, built, best)
-    if not primary:
-        return None
-    _record(run, built, trainer, metrics, best, monitor, throughput.report())
+    with _stopped_while_evaluating(trainer, run, recorder.received, primary):
+        metrics = evaluate(trainer, built, best)
+        if not primary:
+            return None
+        _record(run, built, trainer, metrics, best, monitor, throughput.report())
     return metrics
+
+
+@contextlib.contextmanager
+def _stopped_while_evaluating(trainer: pl.Trainer, run: RunDir, received: int | None,
+                              primary: bool) -> Iterator[None]:
+    """A signal after the last training step (during the final validation, or the evaluation of
+    the best model) stops the run as one during training does: status interrupted, exit 128 +
+    signal; ``--resume`` then only evaluates."""
+    signals: list[int] = [received] if received is not None else []
+
+    def stop(signum: int, frame: Any) -> None:
+        signals.append(signum)
+        raise KeyboardInterrupt
+
+    watched = primary and threading.current_thread() is threading.main_thread()
+    saved = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)} if watched else {}
+    try:
+        if signals:
+            raise KeyboardInterrupt
+        yield
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C while testing into sys.exit(1)
+        if not signals:
+            raise
+        run.set_state("interrupted", epoch=trainer.current_epoch, step=trainer.global_step)
+        how = "interrupted" if signals[0] == signal.SIGINT else f"stopped by {signal.Signals(signals[0]).name}"
+        error = TrainingInterrupted(f"{how} while evaluating the trained model; finish it with: "
+                                    f"textclf train --resume {run.path}")
+        error.exit_code = 128 + signals[0]
+        raise error from None
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def _interrupted(trainer: pl.Trainer, run: RunDir, received: int | None) -> TrainingInterrupted:
