@@ -62,14 +62,22 @@ class Bench:
     def killed(self, args: list[str], within: float, env: dict[str, str] | None = None) -> tuple[str, float, int]:
         """Start ``textclf ARGS``, signal it after a random delay; (signal, delay, exit status)."""
         sig, delay = self.rng.choice(SIGNALS), self.rng.uniform(0.0, within)
+        # Default signal dispositions in the child, whatever this script inherited (a background
+        # job of a shell starts with SIGINT ignored, which the child would inherit).
         process = subprocess.Popen([sys.executable, "-m", "textclf", *args], cwd=self.root, env=env or self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   preexec_fn=_default_signals)
         try:
             process.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             process.send_signal(sig)
         code = process.wait(timeout=600)
         return sig.name, delay, code
+
+
+def _default_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def timed(function, *args, **kwargs):

@@ -317,8 +317,10 @@ def test_plugin_time_limit_that_is_not_a_number(site):
 def test_ctrl_c_while_a_plugin_hangs_stops_textclf(site, tmp_path):
     marker = tmp_path / "importing"
     site.add("textclf-frozen", src.hangs_at_import(str(marker)))
+    # As from a terminal: Ctrl-C not ignored, even when the tests run as a background job.
     process = subprocess.Popen([TEXTCLF, "plugins"], env=site.env(TEXTCLF_PLUGIN_TIMEOUT="0"),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 30
         while not marker.exists() and time.monotonic() < deadline:

@@ -19,6 +19,9 @@ from textclf.registry import Component
 if TYPE_CHECKING:
     from textclf.plugins import Plugin
 
+#: Seconds between the watcher's wake-ups.
+_TICK = 0.2
+
 
 @dataclass
 class Run:
@@ -74,10 +77,12 @@ class Worker(Watch):
     def watch(self, limit: float | None) -> Run | None:
         """Wait for the worker; the run it is stuck in when one stage outlasts ``limit``."""
         try:
-            if limit is None:
-                self.done.wait()
-                return None
-            while not self.done.wait(max(0.0, self.started + limit - time.monotonic())):
+            # Waking now and then lets a Ctrl-C that the kernel handed to the plugin's thread run
+            # its handler here: a long wait would sleep through it.
+            while not self.done.wait(_TICK if limit is None else
+                                     min(_TICK, max(0.0, self.started + limit - time.monotonic()))):
+                if limit is None:
+                    continue
                 with self.lock:
                     if not self.finished and time.monotonic() - self.started >= limit:
                         self.cancelled = self.current.timed_out = True
