@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from textclf import signing
 from textclf import runtime
 from textclf.errors import UsageError
-from textclf.testing import PluginSite, lines, write_separable_dataset
+from textclf.testing import PluginSite, lines
+from tiny_runs import trained_bundle
 
 NOT_MINE = ("error: signing bundles and checking their signatures needs the cryptography package: "
             "pip install 'textclf[sign]'")
@@ -33,18 +34,7 @@ NOT_MINE = ("error: signing bundles and checking their signatures needs the cryp
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, Any]:
     """A finished run of the tiny model and its fp32 bundle, made once for the module."""
-    root = tmp_path_factory.mktemp("trust")
-    site = PluginSite(root / "site")
-    site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_separable_dataset(root / "data")
-    env = {"TEXTCLF_CACHE": str(root / "cache")}
-    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
-                      "--data.test", str(data["test"]), "--model", "tiny", "--run-dir", "run",
-                      env=env, cwd=root)
-    assert result.returncode == 0, result.stderr
-    exported = site.run("export", "run", "--output", "bundle", env=env, cwd=root)
-    assert exported.returncode == 0, exported.stderr
-    return {"root": root, "run": root / "run", "bundle": root / "bundle", "env": env}
+    return trained_bundle(tmp_path_factory.mktemp("trust"))
 
 
 @pytest.fixture(autouse=True)

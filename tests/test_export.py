@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from textclf import runtime
-from textclf.testing import PluginSite, TinyModel, lines, write_separable_dataset
+from textclf.testing import TinyModel, lines
+from tiny_runs import trained_bundle
 
 TEXTS = ["a good great film", "bad awful poor", "word1 " * 200 + "superb", "fine", "dreadful boring"]
 
@@ -25,19 +26,7 @@ TEXTS = ["a good great film", "bad awful poor", "word1 " * 200 + "superb", "fine
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, Path]:
     """A finished run of the tiny model and its fp32 bundle, made once for the module."""
-    root = tmp_path_factory.mktemp("export")
-    site = PluginSite(root / "site")
-    site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_separable_dataset(root / "data")
-    env = {"TEXTCLF_CACHE": str(root / "cache")}
-    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
-                      "--data.test", str(data["test"]), "--model", "tiny", "--run-dir", "run",
-                      env=env, cwd=root)
-    assert result.returncode == 0, result.stderr
-    exported = site.run("export", "run", "--output", "bundle", env=env, cwd=root)
-    assert exported.returncode == 0, exported.stderr
-    return {"root": root, "run": root / "run", "bundle": root / "bundle", "site": site,
-            "env": env, "export_stderr": exported.stderr, "data": data}
+    return trained_bundle(tmp_path_factory.mktemp("export"))
 
 
 @pytest.fixture(autouse=True)

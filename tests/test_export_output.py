@@ -20,7 +20,8 @@ import plugin_sources as src
 import pytest
 
 from textclf import atomic
-from textclf.testing import PluginSite, lines, write_separable_dataset
+from textclf.testing import lines
+from tiny_runs import trained_bundle
 
 #: A write killed halfway: its temporary directory is left behind, its process gone.
 KILLED = """
@@ -36,18 +37,7 @@ with atomic.directory(Path(sys.argv[1])) as tmp:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, Any]:
     """A finished run of the tiny model and its fp32 bundle, made once for the module."""
-    root = tmp_path_factory.mktemp("output")
-    site = PluginSite(root / "site")
-    site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_separable_dataset(root / "data")
-    env = {"TEXTCLF_CACHE": str(root / "cache")}
-    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
-                      "--data.test", str(data["test"]), "--model", "tiny", "--run-dir", "run",
-                      env=env, cwd=root)
-    assert result.returncode == 0, result.stderr
-    exported = site.run("export", "run", "--output", "bundle", env=env, cwd=root)
-    assert exported.returncode == 0, exported.stderr
-    return {"root": root, "run": root / "run", "bundle": root / "bundle", "env": env}
+    return trained_bundle(tmp_path_factory.mktemp("output"))
 
 
 @pytest.fixture(autouse=True)

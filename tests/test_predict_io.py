@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime
-import plugin_sources as src
 import pytest
 from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
@@ -21,8 +20,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from textclf import runtime
 from textclf.errors import TextclfError
 from textclf.records import jsonl_records, split_lines
-from textclf.testing import PluginSite, lines, table_rows, write_separable_dataset
+from textclf.testing import lines, table_rows
 from textclf.text import CHARS_PER_TOKEN, TRUNCATIONS, TextEncoder, special_tokens, truncate
+from tiny_runs import trained_bundle
 
 # ``textclf.cli`` binds the name ``predict`` to the command, hiding the module of that name.
 predict_cli = importlib.import_module("textclf.cli.predict")
@@ -31,18 +31,7 @@ predict_cli = importlib.import_module("textclf.cli.predict")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, Path]:
     """A finished run of the tiny model and its fp32 bundle, made once for the module."""
-    root = tmp_path_factory.mktemp("predict_io")
-    site = PluginSite(root / "site")
-    site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_separable_dataset(root / "data")
-    env = {"TEXTCLF_CACHE": str(root / "cache")}
-    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
-                      "--data.test", str(data["test"]), "--model", "tiny", "--run-dir", "run",
-                      env=env, cwd=root)
-    assert result.returncode == 0, result.stderr
-    exported = site.run("export", "run", "--output", "bundle", env=env, cwd=root)
-    assert exported.returncode == 0, exported.stderr
-    return {"root": root, "bundle": root / "bundle"}
+    return trained_bundle(tmp_path_factory.mktemp("predict_io"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import plugin_sources as src
 import pytest
-from textclf.testing import write_separable_dataset
+from textclf.testing import PluginSite, write_separable_dataset
 
 
 @pytest.fixture
@@ -42,3 +42,20 @@ def digest(directory: Path) -> dict[str, str]:
     """Every file under ``directory`` and its SHA-256."""
     return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def trained_bundle(root: Path) -> dict:
+    """Under ``root``: a finished run of the tiny model (``run``) and its fp32 bundle (``bundle``),
+    with the site, environment and data that made them and what the export printed."""
+    site = PluginSite(root / "site")
+    site.add("textclf-tiny", src.TINY_MODEL)
+    data = write_separable_dataset(root / "data")
+    env = {"TEXTCLF_CACHE": str(root / "cache")}
+    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
+                      "--data.test", str(data["test"]), "--model", "tiny", "--run-dir", "run",
+                      env=env, cwd=root)
+    assert result.returncode == 0, result.stderr
+    exported = site.run("export", "run", "--output", "bundle", env=env, cwd=root)
+    assert exported.returncode == 0, exported.stderr
+    return {"root": root, "run": root / "run", "bundle": root / "bundle", "site": site,
+            "env": env, "export_stderr": exported.stderr, "data": data}

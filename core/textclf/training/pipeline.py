@@ -29,8 +29,8 @@ from textclf.models.base import BaseModel
 from textclf.run_config import RunConfig
 from textclf.training.callbacks import RunRecorder, Throughput
 from textclf.training.checkpoints import CheckpointWriteError
-from textclf.training.processes import MAIN_PID_ENV
 from textclf.training.estimate import cpu_warning
+from textclf.training.processes import MAIN_PID_ENV
 from textclf.training.run import RunDir, default_run_dir
 from textclf.training.trainer import build_trainer, check_hardware, resolve_precision, show_progress
 from textclf.training.trainer_options import TrainerOptions
@@ -173,11 +173,8 @@ def _stopped_while_evaluating(trainer: pl.Trainer, run: RunDir, received: int | 
         if not signals:
             raise
         run.set_state("interrupted", epoch=trainer.current_epoch, step=trainer.global_step)
-        how = "interrupted" if signals[0] == signal.SIGINT else f"stopped by {signal.Signals(signals[0]).name}"
-        error = TrainingInterrupted(f"{how} while evaluating the trained model; finish it with: "
-                                    f"textclf train --resume {run.path}")
-        error.exit_code = 128 + signals[0]
-        raise error from None
+        raise _stopped(signals[0], "{how} while evaluating the trained model; finish it with: "
+                                   f"textclf train --resume {run.path}") from None
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
@@ -185,10 +182,15 @@ def _stopped_while_evaluating(trainer: pl.Trainer, run: RunDir, received: int | 
 
 def _interrupted(trainer: pl.Trainer, run: RunDir, received: int | None) -> TrainingInterrupted:
     """The error a stopped training ends with; its exit status says which signal stopped it."""
-    how = "interrupted" if received in (None, signal.SIGINT) else f"stopped by {signal.Signals(received).name}"
-    error = TrainingInterrupted(f"training {how} at epoch {trainer.current_epoch + 1}, step "
-                                f"{trainer.global_step}; continue it with: textclf train --resume {run.path}")
-    error.exit_code = 128 + (received or signal.SIGINT)
+    return _stopped(received or signal.SIGINT, f"training {{how}} at epoch {trainer.current_epoch + 1}, "
+                    f"step {trainer.global_step}; continue it with: textclf train --resume {run.path}")
+
+
+def _stopped(signum: int, message: str) -> TrainingInterrupted:
+    """``message`` with ``{how}`` saying what stopped the run; exit status 128 + the signal."""
+    how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    error = TrainingInterrupted(message.replace("{how}", how, 1))
+    error.exit_code = 128 + signum
     return error
 
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.loggers.csv_logs import _ExperimentWriter as _FabricExperimentWriter
 from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
-from lightning_fabric.loggers.csv_logs import _ExperimentWriter as _FabricExperimentWriter
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
+from textclf.errors import OptionError
 from textclf.training.callbacks import EpochReport, TiedToParent
 from textclf.training.checkpoints import AtomicCheckpointIO
 from textclf.training.run import RunDir
-from textclf.errors import OptionError
 from textclf.training.trainer_options import TrainerOptions, naming_trainer_options
 
 LOG_EVERY_N_STEPS = 50
