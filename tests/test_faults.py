@@ -160,6 +160,8 @@ data:
     (["--max-epochs", "-1", "--max-steps", "-1"], 1,
      "--max-epochs -1 with --max-steps -1 would train forever; limit one of them"),
     (["--accumulate-grad-batches", "0"], 1, "--accumulate-grad-batches 0: must be at least 1"),
+    (["--num-nodes", "0"], 1, "--num-nodes 0: must be at least 1"),
+    (["--early-stopping", "0"], 1, "--early-stopping 0: must be at least 1 (or none: never)"),
     (["--seed", "-1"], 1, "--seed -1: must be 0 to 4294967295"),
     (["--gradient-clip", "-1"], 1, "--gradient-clip -1.0: must be above 0 (or none: no clipping)"),
     (["--val-check-interval", "0"], 1,
@@ -195,6 +197,15 @@ def test_an_option_value_that_cannot_work_is_one_line_before_anything_is_written
                  cwd=tiny.cwd)
     assert (result.returncode, lines(result.stderr)[-1]) == (code, f"error: {line}")
     assert "Traceback" not in result.stderr
+    assert not (tiny.cwd / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_a_gpu_that_is_not_there_is_one_line(tiny, cli):
+    result = cli(*train_args(tiny), "--accelerator", "gpu", "--run-dir", "run", cwd=tiny.cwd)
+    assert (result.returncode, lines(result.stderr)[-1]) == (1, (
+        f"error: --accelerator gpu: this machine has no CUDA GPU that torch {torch.__version__} can use; "
+        f"train with --accelerator cpu"))
     assert not (tiny.cwd / "run").exists()
 
 
