@@ -56,7 +56,7 @@ def test_bundle_holds_one_onnx_file_tokenizer_manifest_and_card(trained):
         assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == entry["sha256"]
     parity = manifest["checks"]["parity"]
     assert parity["source"] == "val split" and parity["max_logit_difference"] <= 1e-4
-    assert "parity: 40 texts (val split, " in trained["export_stderr"]
+    assert "parity: 44 texts (val split and 4 edge cases, " in trained["export_stderr"]
 
     graph = onnx.load(str(bundle / "model.onnx"), load_external_data=False).graph
     assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer)

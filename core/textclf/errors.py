@@ -82,6 +82,28 @@ class ComponentError(TextclfError):
     exit_code = 2
 
 
+class ComponentFailure(TextclfError):
+    """A component's own code raised something other than a ``TextclfError`` (a ``ValueError``
+    from its constructor, say); shown as one line naming the component, like any user error."""
+
+
+@contextmanager
+def component_code(owner: str, options: Collection[str] = ()) -> Iterator[None]:
+    """Exceptions from a component's own code (``owner``: ``model 'textcnn'``) become one-line
+    ``ComponentFailure``s; the options of ``options`` the message names are marked as options,
+    so that the command line spells them as flags. ``TextclfError``s pass unchanged."""
+    try:
+        yield
+    except TextclfError:
+        raise
+    except Exception as exc:
+        message = " ".join(str(exc).split()) or "(no message)"
+        for option in sorted(options, key=len, reverse=True):
+            message = re.sub(rf"(?<![`\w.-]){re.escape(option)}(?![`\w])", f"`{option}`", message)
+        raise ComponentFailure(f"{owner}: {type(exc).__name__}: {message} (TEXTCLF_DEBUG=1 shows "
+                               f"the traceback)") from exc
+
+
 @contextmanager
 def options_of(section: str | None, options: Iterable[str]) -> Iterator[None]:
     """Errors raised inside name ``options`` of config section ``section`` (unless they say)."""

@@ -2,8 +2,9 @@
 
 The bundle is written to a temporary directory beside the output and renamed into place only
 after every check passed: the ONNX model must give the PyTorch model's logits (within 1e-4) on
-texts of varied lengths, and an int8 model must keep the fp32 model's validation accuracy
-(within half a point). A failed export leaves nothing behind and an existing bundle untouched.
+texts of varied lengths and at the edges (empty, 1 and 2 tokens, max length), must keep the model
+contract (``textclf.contract``: a text's logits do not depend on its padding), and an int8 model
+must keep the fp32 model's validation accuracy (within half a point). A failed export leaves nothing behind and an existing bundle untouched.
 Only a bundle or an empty directory is ever replaced, never the run itself, and never a bundle
 another export wrote meanwhile. ``sign`` adds an Ed25519 signature (``textclf.bundle``).
 """
@@ -13,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 import logging
+import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +31,7 @@ import torch
 from textclf import __version__, atomic, runtime
 from textclf.bundle import INPUTS, SIGNATURE, model_card, replaceable, seal
 from textclf.console import format_bytes
+from textclf.contract import ContractError, check_contract, probe_texts
 from textclf.errors import OptionError, TextclfError, UsageError
 from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.models.base import BaseModel
@@ -74,7 +79,7 @@ def export(run_path: Path, output: Path, *, registry: Registry, quantize: str | 
     key = None if sign is None else private_key(sign, f"`sign` {sign}", UsageError)
     config = run.recorded_config()
     resolved = resolve_recorded(registry, config, str(run.config_file))
-    with resolved[MODEL].naming_options():
+    with resolved[MODEL].constructing():
         model: BaseModel = resolved[MODEL].cls.load(run.model_dir).eval()
     texts = _check_texts(resolved, model, need_labels=quantize is not None, echo=echo)
 
@@ -171,7 +176,9 @@ def _quiet() -> Iterator[None]:
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        # The exporter also prints graph dumps to stderr when it fails; the error says what matters.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -195,8 +202,7 @@ def _to_onnx(model: BaseModel, path: Path, optimize: bool, echo: Echo) -> dict[s
                                         output_names=OUTPUTS, dynamic_shapes=shapes,
                                         opset_version=OPSET, dynamo=True)
     except Exception as exc:  # the exporter raises many kinds; each means this model cannot export
-        raise ExportError(f"torch.onnx.export failed for {type(model).__name__}: "
-                          f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        raise ExportError(export_failure(model, exc)) from exc
     assert program is not None, "the dynamo exporter returns its program when given no file"
     fusions = None
     if optimize:
@@ -212,9 +218,55 @@ def _to_onnx(model: BaseModel, path: Path, optimize: bool, echo: Echo) -> dict[s
     return fusions
 
 
+#: Terminal colour codes, which the exporter puts in its messages.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: A source location as the exporter quotes it: ``path/to/model.py:74 in forward``.
+_LOCATION = re.compile(r"([^\s()\"']+\.py):(\d+) in (\w+)")
+
+
+def export_failure(model: BaseModel, exc: BaseException) -> str:
+    """One line on why ``model`` did not export: the innermost cause, the line of the model's
+    code it points at, and how to see everything."""
+    chain = [exc]
+    while (nested := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 20:
+        chain.append(nested)
+    innermost = chain[-1]
+    reason = " ".join(_ANSI.sub("", str(innermost)).split("\n\n")[0].split())
+    where = _model_line(model, chain)
+    debug = "" if os.environ.get("TEXTCLF_DEBUG") else "; TEXTCLF_DEBUG=1 shows the exporter's whole trace"
+    return (f"torch.onnx.export failed for {type(model).__name__}: {type(innermost).__name__}: "
+            f"{reason}{where}; forward must avoid .item(), .tolist() and Python branches on tensor "
+            f"values (see 'What forward must avoid' in docs/plugins.md){debug}")
+
+
+def _model_line(model: BaseModel, chain: list[BaseException]) -> str:
+    """`` (at model.py:74 in forward: `if x.item() > 0:`)`` for the model's own code that the
+    failure names, in its messages or its tracebacks; empty when it names none."""
+    import inspect
+    import traceback
+
+    try:
+        source = Path(inspect.getfile(type(model))).resolve()
+    except (TypeError, OSError):
+        return ""
+    found: list[tuple[str, int, str]] = []
+    for error in chain:
+        found += [(m[0], int(m[1]), m[2]) for m in _LOCATION.findall(_ANSI.sub("", str(error)))]
+        found += [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(error.__traceback__)]
+    for filename, line, function in found:
+        path = Path(filename)
+        if (path if path.is_absolute() else Path.cwd() / path).resolve() == source:
+            code = linecache.getline(str(source), line).strip()
+            return f" (at {filename}:{line} in {function}: `{code}`)" if code else f" (at {filename}:{line})"
+    return ""
+
+
 def _parity(model: BaseModel, bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
-    """Compare the PyTorch and ONNX logits on texts of varied lengths; fail beyond tolerance."""
-    sample = _spread(texts, PARITY_TEXTS)
+    """Compare the PyTorch and ONNX logits on texts of varied lengths and at the edges (empty,
+    1 and 2 tokens, max length); fail beyond tolerance, or when the ONNX model breaks the
+    contract on them."""
+    edges = list(probe_texts(model.encoder).values())
+    sample = _spread(texts, PARITY_TEXTS) + edges
     # Just sealed: no need to hash every file again before loading it.
     bundle = runtime.load(bundle_dir, provider="cpu", max_batch_tokens=1 << 30, verify_files=False)
     rows = model.encoder.encode_batch(sample)
@@ -223,21 +275,41 @@ def _parity(model: BaseModel, bundle_dir: Path, texts: Texts, echo: Echo) -> dic
         with torch.no_grad():
             return model(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
 
-    expected = runtime.batched(rows, 16, model.encoder.pad_id, model.num_labels, torch_logits)
+    name, some = type(model).__name__, sample[:: max(1, len(sample) // 8)]
+    try:
+        check_contract(torch_logits, model.encoder, model.num_labels, name, some)
+        expected = runtime.batched(rows, 16, model.encoder.pad_id, model.num_labels, torch_logits)
+        check_contract(session_run(bundle), bundle.encoder, model.num_labels,
+                       f"the ONNX export of {name}", some)
+    except ContractError as exc:
+        raise ExportError(f"{exc}; nothing was written") from None
+    except Exception as exc:  # the model's own forward failing on texts of the run's data
+        raise ExportError(f"{name} fails while export checks it on the run's texts "
+                          f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); nothing "
+                          f"was written") from exc
     actual = bundle.logits(sample, batch_size=16)
     difference = float(np.abs(expected - actual).max())
     agree = int((expected.argmax(1) == actual.argmax(1)).sum())
     lengths = [len(r) for r in rows]
-    report = {"texts": len(sample), "source": texts.source, "min_tokens": min(lengths),
+    report = {"texts": len(sample), "source": texts.source, "edge_texts": len(edges), "min_tokens": min(lengths),
               "max_tokens": max(lengths), "max_logit_difference": difference,
               "tolerance": PARITY_TOLERANCE, "agreement": agree / len(sample)}
-    echo(f"parity: {len(sample)} texts ({texts.source}, {min(lengths)}-{max(lengths)} tokens): largest "
+    echo(f"parity: {len(sample)} texts ({texts.source} and {len(edges)} edge cases, "
+         f"{min(lengths)}-{max(lengths)} tokens): largest "
          f"logit difference {difference:.2e} (limit {PARITY_TOLERANCE:.0e}), predictions agree "
          f"{agree}/{len(sample)}")
     if not difference <= PARITY_TOLERANCE:
         raise ExportError(f"parity check failed: the ONNX model's logits differ from PyTorch's by "
                           f"up to {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written")
     return report
+
+
+def session_run(bundle: runtime.Bundle) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The bundle's ONNX model as ``run(input_ids, attention_mask) -> logits``."""
+    def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.asarray(bundle.session.run(None, dict(zip(bundle.input_names, (ids, mask))))[0])
+
+    return run
 
 
 def _quantize(bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:

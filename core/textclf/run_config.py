@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from textclf.errors import ComponentError, UsageError, did_you_mean, options_of
+from textclf.errors import ComponentError, UsageError, component_code, did_you_mean, options_of
 from textclf.kinds import KINDS, MODEL, TRAINER, Kind, kind_named
 from textclf.options import NAME_KEY, Option, component_options, to_plain
 from textclf.registry import Component, Registry
@@ -71,9 +71,16 @@ class Chosen:
         """Errors raised inside name this component's options (see ``textclf.errors``)."""
         return options_of(self.kind.section, (o.name for o in self.options))
 
+    @contextmanager
+    def constructing(self) -> Iterator[None]:
+        """Around the component's constructor (or a model's ``load``): what it raises is one
+        line naming the component and its options, whatever the exception's type."""
+        with self.naming_options(), component_code(self.owner, [o.name for o in self.options]):
+            yield
+
     def build(self, **supplied: Any) -> Any:
         """The component, constructed with the resolved values and what the pipeline ``supplied``."""
-        with self.naming_options():
+        with self.constructing():
             return self.cls(**supplied, **self.values)
 
 

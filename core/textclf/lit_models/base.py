@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import pytorch_lightning as pl
 import torch
 
+from textclf.errors import TextclfError
 from textclf.models.base import BaseModel
 
 
@@ -37,7 +38,15 @@ class BaseLitModel(pl.LightningModule):
         return max(1, int(self.trainer.estimated_stepping_batches))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids, attention_mask)
+        logits = self.model(input_ids, attention_mask)
+        expected = (input_ids.shape[0], self.model.num_labels)
+        if tuple(logits.shape) != expected:  # or the loss fails later with an index error
+            raise TextclfError(
+                f"the model {type(self.model).__name__} gives logits of shape {tuple(logits.shape)} "
+                f"for {expected[0]} texts and {expected[1]} labels; it must give {expected}, one "
+                f"column per label: its output layer must be sized by len(labels), not a fixed "
+                f"number (report this to the model's authors)")
+        return logits
 
     def samples_in(self, batch: dict[str, Any]) -> tuple[int, int]:
         """(rows, real tokens) of a batch, for throughput reporting."""

@@ -6,7 +6,7 @@ import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer
@@ -36,9 +36,6 @@ class BaseModel(RecordsOptions, nn.Module):
     the weights. Models with a native format of their own (Hugging Face, say) override both.
     """
 
-    #: Defaults this model suggests for other sections (``{"lit_model": {"lr": 2e-5}}``);
-    #: anything the user sets wins. See ``suggested_options``.
-    SUGGESTED_OPTIONS: ClassVar[dict[str, dict[str, Any]]] = {}
     #: ``init_options`` is what ``save`` writes and ``load`` rebuilds the architecture from; what
     #: the pipeline supplies, and the tokenizer (saved as a file of its own), are not in it.
     unrecorded = (*MODEL.supplied, "tokenizer")
@@ -77,8 +74,10 @@ class BaseModel(RecordsOptions, nn.Module):
 
     @classmethod
     def suggested_options(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Defaults for other sections given this model's resolved options; user values win."""
-        return cls.SUGGESTED_OPTIONS
+        """Defaults this model suggests for the other sections, given its own resolved
+        ``options``: ``{"lit_model": {"lr": 2e-5}, "trainer": {"max_epochs": 2}}``. Whatever the
+        user sets (command line or config file) wins. None by default."""
+        return {}
 
     # -- save / load ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:

@@ -3,9 +3,13 @@
 - ``PluginSite``, ``lines``, ``table_rows`` (torch-free): throwaway plugin distributions and the
   CLI's output taken apart; the pytest fixtures ``textclf_site`` and ``textclf_cli`` build on them.
 - ``TinyModel``, ``word_tokenizer``: a model that follows the contract and trains in seconds.
-- ``separable_texts``, ``write_separable_dataset``, ``write_rows``: a small two-class task.
-- ``check_plugin``, ``check_component``, ``check_training``: the checks any plugin runs in its
-  own tests (it loads, its components keep their contracts, a tiny training run works).
+- ``separable_texts``, ``write_separable_dataset``, ``write_rows``: a small task of two or more
+  classes.
+- ``check_plugin``, ``check_component``, ``check_training``, ``check_model``, ``check_export``:
+  the checks any plugin runs in its own tests (it loads, its components keep their contracts, a
+  tiny training run works, a model keeps the tensor contract in PyTorch and exported to ONNX).
+- ``INTERRUPT_ENV``: set it to ``N`` and a textclf run interrupts itself in its N-th training step,
+  to test that a run with your component resumes exactly.
 
 Names are resolved on first use, so importing this package does not import torch.
 """
@@ -21,6 +25,7 @@ _WHERE = {
     "TinyModel": "models", "word_tokenizer": "models", "INTERRUPT_ENV": "models",
     "separable_texts": "datasets", "write_separable_dataset": "datasets", "write_rows": "datasets",
     "check_plugin": "checks", "check_component": "checks", "check_training": "checks",
+    "check_model": "checks", "check_export": "checks", "ContractError": "checks",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,4 +1,4 @@
-"""Synthetic data: a small two-class task any working pipeline learns to well over 90%."""
+"""Synthetic data: a small task of two or more classes any working pipeline learns to well over 90%."""
 
 from __future__ import annotations
 
@@ -12,32 +12,56 @@ from typing import Any
 POSITIVE = ("good", "great", "fine", "superb", "lovely", "brilliant")
 NEGATIVE = ("bad", "awful", "poor", "dreadful", "boring", "terrible")
 FILLER = tuple(f"word{i}" for i in range(200))
+#: Beyond two classes, each class is a topic told apart by its own words.
+TOPICS = {
+    "sport": ("goal", "match", "referee", "league", "striker", "penalty"),
+    "science": ("atom", "theory", "experiment", "molecule", "physics", "laboratory"),
+    "music": ("guitar", "melody", "chorus", "concert", "album", "drummer"),
+    "politics": ("election", "senate", "minister", "ballot", "policy", "parliament"),
+    "food": ("recipe", "garlic", "oven", "pastry", "spices", "dessert"),
+    "travel": ("airport", "passport", "hostel", "itinerary", "luggage", "voyage"),
+    "weather": ("rain", "forecast", "storm", "humidity", "drizzle", "sunshine"),
+    "finance": ("stocks", "dividend", "inflation", "mortgage", "bonds", "budget"),
+}
 
 
-def separable_texts(n: int, seed: int = 0, min_words: int = 4,
-                    max_words: int = 40) -> list[tuple[str, str]]:
-    """``n`` (text, label) pairs, labels pos/neg, told apart by a few sentiment words."""
+def class_words(classes: int = 2) -> dict[str, tuple[str, ...]]:
+    """The labels of a ``classes``-class task and the words that signal each: pos/neg for two,
+    topics (sport, science, ...) for three to eight."""
+    if classes == 2:
+        return {"pos": POSITIVE, "neg": NEGATIVE}
+    if not 3 <= classes <= len(TOPICS):
+        raise ValueError(f"classes {classes}: choose 2 to {len(TOPICS)}")
+    return dict(list(TOPICS.items())[:classes])
+
+
+def separable_texts(n: int, seed: int = 0, min_words: int = 4, max_words: int = 40,
+                    classes: int = 2) -> list[tuple[str, str]]:
+    """``n`` (text, label) pairs, told apart by a few words of their class: labels pos/neg for
+    two classes, topics (sport, science, music, ...) for three to eight. Classes take turns, so
+    every class has ``n // classes`` or one more."""
     rng = random.Random(seed)
+    signals = class_words(classes)
+    labels = list(signals)
     rows = []
     for i in range(n):
-        label = "pos" if i % 2 == 0 else "neg"
+        label = labels[i % len(labels)]
         words = [rng.choice(FILLER) for _ in range(rng.randint(min_words, max_words))]
         for _ in range(2):
-            words.insert(rng.randrange(len(words) + 1),
-                         rng.choice(POSITIVE if label == "pos" else NEGATIVE))
+            words.insert(rng.randrange(len(words) + 1), rng.choice(signals[label]))
         rows.append((" ".join(words), label))
     rng.shuffle(rows)
     return rows
 
 
 def write_separable_dataset(directory: Path, train: int = 400, test: int = 100,
-                            fmt: str = "csv", seed: int = 0) -> dict[str, Path]:
+                            fmt: str = "csv", seed: int = 0, classes: int = 2) -> dict[str, Path]:
     """Write train and test files of a separable task; returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     for split, n, split_seed in (("train", train, seed), ("test", test, seed + 1)):
         path = directory / f"{split}.{fmt}"
-        write_rows(path, separable_texts(n, split_seed))
+        write_rows(path, separable_texts(n, split_seed, classes=classes))
         paths[split] = path
     return paths
 

@@ -3,10 +3,9 @@ plugin's tests can run a real training step without downloading anything."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
@@ -14,11 +13,7 @@ from torch import nn
 
 from textclf.models.base import BaseModel
 from textclf.text import Truncation
-
-#: How tests interrupt a run: ``N`` sends the process SIGINT (as Ctrl-C would) during the N-th
-#: training step, ``N:SIGTERM`` another signal, ``N:raise`` raises KeyboardInterrupt inside it
-#: (what a second Ctrl-C does).
-INTERRUPT_ENV = "TEXTCLF_TEST_INTERRUPT_AFTER"
+from textclf.training.callbacks import INTERRUPT_ENV  # noqa: F401 (textclf.testing's)
 
 
 def word_tokenizer(texts: Sequence[str], vocab_size: int = 2000) -> Tokenizer:
@@ -26,7 +21,8 @@ def word_tokenizer(texts: Sequence[str], vocab_size: int = 2000) -> Tokenizer:
     tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]"])
+    trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]"],
+                                        show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
@@ -43,8 +39,6 @@ class TinyModel(BaseModel):
         dropout: Dropout on the pooled vector (training then draws random numbers).
     """
 
-    SUGGESTED_OPTIONS = {"lit_model": {"lr": 0.05}, "trainer": {"max_epochs": 5}}
-
     def __init__(self, labels: Sequence[str], train_texts: Sequence[str] | None = None,
                  tokenizer: Path | None = None, dim: int = 16, max_length: int = 64,
                  truncation: Truncation = "head", vocab_size: int = 2000,
@@ -59,17 +53,12 @@ class TinyModel(BaseModel):
         self.embedding = nn.Embedding(built.get_vocab_size(), dim)
         self.head = nn.Linear(dim, len(labels))
         self.dropout = nn.Dropout(dropout)
-        after, _, how = os.environ.get(INTERRUPT_ENV, "").partition(":")
-        self._interrupt_after, self._interrupt_how = int(after or 0), how or "SIGINT"
-        self._steps = 0
+
+    @classmethod
+    def suggested_options(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {"lit_model": {"lr": 0.05}, "trainer": {"max_epochs": 5}}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.training and self._interrupt_after:
-            self._steps += 1
-            if self._steps == self._interrupt_after:
-                if self._interrupt_how == "raise":
-                    raise KeyboardInterrupt
-                os.kill(os.getpid(), getattr(signal, self._interrupt_how))
         return self.head(self.dropout(self.pool(input_ids, attention_mask)))
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -231,3 +232,34 @@ class EpochReport(pl.Callback):
         total = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         self.echo(f"epoch {trainer.current_epoch + 1}{total}  step {trainer.global_step}  "
                   + "  ".join(shown) + f"  ({time.perf_counter() - self._start:.1f} s)")
+
+
+#: For tests of interrupted runs: ``N`` makes a run send itself SIGINT (as Ctrl-C would) in its
+#: N-th training batch, ``N:SIGTERM`` / ``N:SIGUSR1`` another signal, ``N:raise`` raises
+#: KeyboardInterrupt there (what a second Ctrl-C does). Counted per process, from its start.
+INTERRUPT_ENV = "TEXTCLF_TEST_INTERRUPT_AFTER"
+
+
+class SelfInterrupt(pl.Callback):
+    """Interrupts the run as ``INTERRUPT_ENV`` says, whatever its components."""
+
+    def __init__(self, setting: str) -> None:
+        after, _, how = setting.partition(":")
+        how = how or "SIGINT"
+        if not after.isdigit() or int(after) < 1 or how not in ("raise", "SIGINT", "SIGTERM", "SIGUSR1"):
+            raise TextclfError(f"{INTERRUPT_ENV}={setting}: expected N (a training batch, from 1), "
+                               f"N:SIGTERM, N:SIGUSR1 or N:raise; unset it for a normal run")
+        self.after, self.how, self.batches = int(after), how, 0
+
+    @classmethod
+    def from_environment(cls) -> list[pl.Callback]:
+        setting = os.environ.get(INTERRUPT_ENV, "")
+        return [cls(setting)] if setting else []
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        self.batches += 1
+        if self.batches == self.after:
+            if self.how == "raise":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), getattr(signal, self.how))

@@ -68,7 +68,7 @@ def build(config: RunConfig, *, model_dir: Path | None = None, echo: Echo | None
         labels = data.label_names()
     model_cls = config[MODEL].cls
     if model_dir is not None:
-        with config[MODEL].naming_options():
+        with config[MODEL].constructing():
             model = model_cls.load(model_dir)
         if list(model.labels) != list(labels):
             raise TextclfError(

@@ -19,7 +19,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
 from textclf.errors import OptionError
-from textclf.training.callbacks import EpochReport, TiedToParent
+from textclf.training.callbacks import EpochReport, SelfInterrupt, TiedToParent
 from textclf.training.checkpoints import AtomicCheckpointIO
 from textclf.training.run import RunDir
 from textclf.training.trainer_options import TrainerOptions, naming_trainer_options
@@ -123,6 +123,7 @@ def build_trainer(options: TrainerOptions, *, run: RunDir | None = None, monitor
                             mode=monitor_mode, save_top_k=1 if monitor else 0, save_last=True,
                             auto_insert_metric_name=False, enable_version_counter=False),
             TiedToParent(),
+            *SelfInterrupt.from_environment(),
         ]
         if options.early_stopping and monitor:
             callbacks.append(EarlyStopping(monitor=monitor, mode=monitor_mode,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
@@ -28,7 +29,7 @@ def word_tokenizer(texts: Sequence[str], vocab_size: int, min_frequency: int) ->
     tokenizer.normalizer = normalizers.Sequence([normalizers.Replace("<br />", " "), normalizers.Lowercase()])
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=[PAD, UNK])
+                                        special_tokens=[PAD, UNK], show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
@@ -67,7 +68,10 @@ class FastText(BaseModel):
         nn.init.normal_(self.embedding.weight, std=dim ** -0.5)
         self.head = nn.Linear(dim, len(labels))
 
-    SUGGESTED_OPTIONS = {"trainer": {"max_epochs": 5}, "data": {"batch_size": 64}}
+    @classmethod
+    def suggested_options(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Five epochs of batches of 64, whatever the options."""
+        return {"trainer": {"max_epochs": 5}, "data": {"batch_size": 64}}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         ids, mask = [input_ids], [attention_mask]
