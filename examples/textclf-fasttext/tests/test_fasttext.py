@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from textclf import runtime
-from textclf.testing import check_component, check_plugin, check_training, separable_texts
+from textclf.testing import (check_component, check_export, check_model, check_plugin, check_training,
+                             separable_texts)
 from textclf_fasttext.model import FastText
 from textclf_fasttext.regime import FastTextSGD
 
@@ -27,6 +28,17 @@ def test_plugin_loads_and_its_components_keep_their_contracts():
                                                "max_length", "truncation", "tokenizer"]
     regime = check_component("lit-model", "fasttext-sgd")
     assert [o.name for o in regime.options] == ["lr", "label_smoothing", "class_weights"]
+
+
+@pytest.mark.parametrize("ngrams", [1, 3])
+def test_the_model_keeps_the_tensor_contract(ngrams):
+    # Word n-grams of a short text sit next to padding: their hashes must stay masked.
+    check_model("fasttext", model_options={"ngrams": ngrams, "min_frequency": 1})
+
+
+def test_it_exports_and_the_onnx_model_keeps_the_contract(tmp_path):
+    bundle = check_export(tmp_path, model="fasttext", lit_model="fasttext-sgd")
+    assert runtime.load(bundle).predict(["goal"]) and (bundle / "model.onnx").is_file()
 
 
 @pytest.mark.parametrize("lit_model", ["fasttext-sgd", "classifier"])
