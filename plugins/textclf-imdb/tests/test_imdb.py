@@ -462,3 +462,13 @@ def test_bad_options_are_one_line_and_keep_an_existing_run(textclf_site, textclf
     assert (missing.returncode, lines(missing.stderr)) == (
         1, [f"error: --data.path {tmp_path / 'nope.tar.gz'}: no such file or directory"])
     assert (run / "config.yaml").read_text() == "precious"
+
+
+def test_write_archive_takes_a_str_path_as_well_as_a_path(tmp_path):
+    as_str = tmp_path / "str" / "aclImdb_v1.tar.gz"
+    as_path = tmp_path / "path" / "aclImdb_v1.tar.gz"
+    sha = write_archive(str(as_str), 2, seed=4)
+    assert sha == write_archive(as_path, 2, seed=4)
+    assert hashlib.sha256(as_str.read_bytes()).hexdigest() == sha
+    with tarfile.open(as_str) as tar:
+        assert "aclImdb/train/pos" in tar.getnames()

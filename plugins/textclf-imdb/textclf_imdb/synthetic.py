@@ -52,11 +52,12 @@ def review_texts(n: int, label: int, rng: np.random.Generator, mean_words: float
     return texts
 
 
-def write_archive(path: Path, reviews_per_class: int = 50, *, test_per_class: int | None = None,
+def write_archive(path: str | Path, reviews_per_class: int = 50, *, test_per_class: int | None = None,
                   unsup: int = 0, seed: int = 0, mean_words: float = 230.0, cues: int = 3,
                   extra: Sequence[Member] = ()) -> str:
     """Write an aclImdb_v1.tar.gz look-alike to ``path``; returns its SHA-256. ``cues``: the
     sentiment words per review (more: an easier task)."""
+    path = Path(path)
     rng = np.random.default_rng(seed)
     test_per_class = reviews_per_class if test_per_class is None else test_per_class
     path.parent.mkdir(parents=True, exist_ok=True)
