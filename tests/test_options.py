@@ -292,3 +292,59 @@ def test_a_component_built_from_python_names_its_parameter(tmp_path):
     with pytest.raises(OptionError) as raised:
         Files(train=tmp_path / "train.csv", batch_size=0)
     assert str(raised.value) == "`batch_size` 0: must be at least 1"
+
+
+# -- booleans: the accepted spellings, named when a value is refused -----------------------------
+BOOL_REFUSED = "is not a valid boolean; use true or false (yes/no, on/off, 1/0, t/f and y/n work too)."
+
+
+def test_a_boolean_accepts_its_spellings_and_names_them_when_refusing():
+    flag = {o.name: o for o in component_options(Child, "data")}["flag"]
+    for spelled, value in [("true", True), ("FALSE", False), (" yes ", True), ("no", False), ("on", True),
+                           ("off", False), ("1", True), ("0", False), ("t", True), ("n", False),
+                           (True, True), (False, False), (1, True), (0, False)]:
+        assert flag.convert(spelled, "x") is value, spelled
+    for refused in ["xx", "", "2", 2, None]:
+        with pytest.raises(UsageError) as bad:
+            flag.convert(refused, "--config run.yaml: data: flag")
+        assert str(bad.value) == f"--config run.yaml: data: flag: {refused!r} {BOOL_REFUSED}"
+
+
+def test_a_bad_boolean_on_the_command_line_and_in_a_config_file(good, tmp_path):
+    result = good.run(*TRAIN, "--print-config", "--data.keep-html", "xx")
+    assert (result.returncode, result.stdout, lines(result.stderr)) == (2, "", [
+        f"error: Invalid value for '--data.keep-html': 'xx' {BOOL_REFUSED} (see 'textclf train --help')"])
+    assert "keep_html: true\n" in good.run(*TRAIN, "--print-config", "--data.keep-html").stdout
+    assert "keep_html: false\n" in good.run(*TRAIN, "--print-config", "--data.keep-html", "Off").stdout
+    config = tmp_path / "run.yaml"
+    config.write_text("data: {keep_html: maybe}\n")
+    in_file = good.run(*TRAIN, "--config", str(config), "--print-config")
+    assert (in_file.returncode, lines(in_file.stderr)) == (2, [
+        f"error: --config {config}: data: keep_html: 'maybe' {BOOL_REFUSED}"])
+
+
+# -- values keep their declared types through a model's save and load ----------------------------
+def test_a_tuple_option_comes_back_a_tuple_after_save_and_load(tmp_path):
+    import json
+
+    from textclf.testing import TinyModel
+
+    class Widths(TinyModel):
+        def __init__(self, labels, train_texts=None, tokenizer=None, widths: tuple[int, ...] = (3, 4),
+                     where: Path | None = None, colour: Colour = Colour.RED):
+            super().__init__(labels, train_texts, tokenizer)
+            self.widths, self.where, self.colour = widths, where, colour
+
+    model = Widths(["neg", "pos"], ["a good film", "a bad film"], widths=(2, 5), where=tmp_path,
+                   colour=Colour.BLUE)
+    model.save(tmp_path / "model")
+    saved = json.loads((tmp_path / "model" / "textclf_model.json").read_text())["options"]
+    assert (saved["widths"], saved["where"], saved["colour"]) == ([2, 5], str(tmp_path), "blue")
+    loaded = Widths.load(tmp_path / "model")
+    assert (loaded.widths, loaded.where, loaded.colour) == ((2, 5), tmp_path, Colour.BLUE)
+    assert type(loaded.widths) is tuple
+    # From Python too: a list for a tuple parameter is converted through the option's type, and
+    # recorded as converted; a value that does not convert is left to the constructor.
+    listed = Widths(["neg", "pos"], ["a film"], widths=[1, "2"])
+    assert listed.widths == (1, 2) and listed.init_options["widths"] == [1, 2]
+    assert Widths(["neg", "pos"], ["a film"], widths=["wide"]).widths == ["wide"]

@@ -61,6 +61,32 @@ class EnumType(click.Choice):
         return next(member for member in self.enum_type if str(member.value) == chosen)
 
 
+class BoolType(click.types.BoolParamType):
+    """A boolean: true or false, also spelled yes/no, on/off, 1/0, t/f or y/n (any case).
+
+    Unlike click's own, an empty string is not false and a refused value is told the spellings
+    to use, rather than a sorted table of every state with the empty one first."""
+
+    SPELLINGS: dict[str, bool] = {
+        "true": True, "false": False, "yes": True, "no": False, "on": True, "off": False,
+        "1": True, "0": False, "t": True, "f": False, "y": True, "n": False,
+    }
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):  # ``flag: 1`` in a YAML file
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in self.SPELLINGS:
+            return self.SPELLINGS[value.strip().lower()]
+        self.fail(f"{value!r} is not a valid boolean; use true or false "
+                  f"(yes/no, on/off, 1/0, t/f and y/n work too).", param, ctx)
+
+
+#: The one boolean type of options; ``is_bool`` recognises it.
+BOOL = BoolType()
+
+
 class PathType(click.ParamType):
     """A filesystem path; whether it must exist is the component's business."""
 
@@ -73,7 +99,7 @@ class PathType(click.ParamType):
 
 
 _SCALARS: dict[Any, click.ParamType] = {
-    bool: click.BOOL, int: click.INT, float: click.FLOAT, str: click.STRING, Path: PathType(),
+    bool: BOOL, int: click.INT, float: click.FLOAT, str: click.STRING, Path: PathType(),
 }
 
 
@@ -114,4 +140,4 @@ def click_type(annotation: Any, default: Any = REQUIRED) -> click.ParamType | No
 def is_bool(param_type: click.ParamType) -> bool:
     """Whether the type is a (possibly nullable) boolean: a flag on the command line."""
     inner = param_type.inner if isinstance(param_type, NullableType) else param_type
-    return inner is click.BOOL
+    return isinstance(inner, click.types.BoolParamType)

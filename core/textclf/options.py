@@ -9,6 +9,7 @@ lit-model's ``model``) are not options; nor are parameters of types a command li
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import typing
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ import click
 
 from textclf import kinds
 from textclf.errors import ComponentError, UsageError
-from textclf.option_types import REQUIRED, ListType, NullableType, click_type
+from textclf.option_types import REQUIRED, EnumType, ListType, NullableType, PathType, click_type
 
 #: The key that names the component itself inside its config section.
 NAME_KEY = "name"
@@ -117,24 +118,32 @@ def component_options(obj: Any, section: str, exclude: Sequence[str] = ()) -> li
 
 def constructor_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """What a call ``cls(*args, **kwargs)`` gives each constructor parameter, defaults included,
-    following ``**kwargs`` into the base classes that receive them."""
+    following ``**kwargs`` into the base classes that receive them; values as the constructor
+    receives them (see ``restore_types``)."""
     values: dict[str, Any] = {}
     for function, _ in _signature_chain(cls):
         signature = inspect.signature(function)
         bound = signature.bind(None, *args, **kwargs)
         bound.apply_defaults()
+        arguments = restore_types(function, bound.arguments)
         args, kwargs = (), {}
         for param in list(signature.parameters.values())[1:]:
             if param.kind is param.VAR_KEYWORD:
-                kwargs = dict(bound.arguments.get(param.name, {}))
+                kwargs = dict(arguments.get(param.name, {}))
             elif param.kind is not param.VAR_POSITIONAL:
-                values.setdefault(param.name, bound.arguments[param.name])
+                values.setdefault(param.name, arguments[param.name])
     return values
 
 
 class RecordsOptions:
     """Records the arguments of its constructor call, defaults included, as ``init_options``
-    (plain values, as a config file holds them): the one way components remember their options."""
+    (plain values, as a config file holds them): the one way components remember their options.
+
+    Plain values lose some types: JSON and YAML have no tuples, paths or enums. So that a
+    component rebuilt from its recorded options (``BaseModel.load``) gets what its constructor
+    declares, each subclass's ``__init__`` receives, for a parameter annotated ``tuple[...]``, a
+    path or an ``Enum``, a list or string converted through that option's type (see
+    ``restore_types``)."""
 
     #: Constructor parameters left out of ``init_options``.
     unrecorded: ClassVar[tuple[str, ...]] = ()
@@ -147,6 +156,56 @@ class RecordsOptions:
         object.__setattr__(self, "init_options", {k: to_plain(v) for k, v in values.items()
                                                   if k not in cls.unrecorded})
         return self
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not hasattr(init, "__restores_types__"):
+            setattr(cls, "__init__", _restoring_init(init))
+
+
+def restore_types(function: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` of ``function`` with plain values given back their declared types: a list
+    for a ``tuple[...]`` parameter becomes a tuple (its items converted too), a string for a
+    ``Path`` a path, a value for an ``Enum`` its member. A value that does not convert is left
+    as it is, for the constructor to judge."""
+    params = inspect.signature(function).parameters
+    hints = _type_hints(function)
+    restored = dict(arguments)
+    for name, value in arguments.items():
+        param = params.get(name)
+        if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or value is None:
+            continue
+        declared = click_type(hints.get(name, param.annotation), param.default)
+        if isinstance(declared, NullableType):
+            declared = declared.inner
+        if not ((isinstance(declared, ListType) and declared.container is tuple and isinstance(value, list))
+                or (isinstance(declared, PathType) and isinstance(value, str))
+                or (isinstance(declared, EnumType) and not isinstance(value, declared.enum_type))):
+            continue
+        try:
+            restored[name] = declared.convert(value, None, None)
+        except (click.BadParameter, ValueError, TypeError, OverflowError):
+            pass
+    return restored
+
+
+def _restoring_init(init: Any) -> Any:
+    """``init``, with its arguments passed through ``restore_types`` first."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:  # let the constructor itself say what is wrong with the call
+            init(self, *args, **kwargs)
+            return
+        bound.arguments.update(restore_types(init, dict(bound.arguments)))
+        init(*bound.args, **bound.kwargs)
+
+    __init__.__restores_types__ = True  # type: ignore[attr-defined]
+    return __init__
 
 
 def _signature_chain(obj: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
