@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from tokenizers import Tokenizer
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel)
 
 from textclf.testing import lines, separable_texts
 from textclf_distilbert.model import DistilBERT
-from textclf_distilbert.tokenizer import as_transformers, train_wordpiece
+from textclf_distilbert.tokenizer import PREFIX, as_transformers, train_wordpiece, wordpiece_vocab
 from textclf_imdb.synthetic import write_archive
 
 TINY = ["--model.dim", "32", "--model.layers", "2", "--model.heads", "2"]
@@ -178,6 +184,101 @@ def test_bad_model_options_are_one_line_and_keep_an_existing_run(textclf_cli, tm
     assert junk.returncode == 1 and lines(junk.stderr)[-1].startswith(
         f"error: --model.tokenizer {tmp_path / 'junk.json'}: not a tokenizers JSON file (")
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"] and (run / "config.yaml").read_text() == "precious"
+
+
+def _tied_texts(seed: int = 0) -> list[str]:
+    """Texts whose words all occur equally often: many pairs of pieces tie, so tokenizers'
+    WordPieceTrainer learns a different vocabulary on nearly every run."""
+    rng = random.Random(seed)
+    letters = "abcdefghijkl"
+    words = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(4, 8))) for _ in range(600)})
+    stream = words * 5
+    rng.shuffle(stream)
+    return [" ".join(stream[i:i + 20]) for i in range(0, len(stream), 20)]
+
+
+def test_the_trained_tokenizer_is_the_same_in_every_process(tmp_path):
+    texts = _tied_texts()
+    ours = tmp_path / "here.json"
+    train_wordpiece(texts, 250).save(str(ours))
+    assert train_wordpiece(texts, 250).to_str() == Tokenizer.from_file(str(ours)).to_str()
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    script = ("import json, sys\nfrom textclf_distilbert.tokenizer import train_wordpiece\n"
+              "train_wordpiece(json.load(open(sys.argv[1])), 250).save(sys.argv[2])\n")
+    for run, (seed, threads, parallel) in enumerate([("1", "1", "false"), ("2", "2", "true")]):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "RAYON_NUM_THREADS": threads,
+               "TOKENIZERS_PARALLELISM": parallel}
+        theirs = tmp_path / f"run{run}.json"
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "texts.json"), str(theirs)],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        assert theirs.read_bytes() == ours.read_bytes()
+
+
+def test_the_trained_tokenizer_is_bert_style_and_follows_its_texts():
+    tokenizer = train_wordpiece(_tied_texts(), 250)
+    assert [tokenizer.id_to_token(i) for i in range(5)] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert tokenizer.get_vocab_size() == 250
+    word = tokenizer.encode("ABCDEFABCDEF").tokens  # an unseen word: known pieces, lower-cased
+    assert word[0] == "[CLS]" and word[-1] == "[SEP]" and len(word) > 3 and "[UNK]" not in word
+    assert all(piece.startswith(PREFIX) for piece in word[2:-1]) and not word[1].startswith(PREFIX)
+    assert "".join(piece.removeprefix(PREFIX) for piece in word[1:-1]) == "abcdefabcdef"
+    assert tokenizer.encode("xyz", add_special_tokens=False).tokens == ["[UNK]"]  # unseen characters
+    other = train_wordpiece(_tied_texts(seed=1), 250)
+    assert set(other.get_vocab()) != set(tokenizer.get_vocab())
+    assert set(train_wordpiece(_tied_texts()[:-1], 250).get_vocab()) != set(tokenizer.get_vocab())
+
+
+def test_training_the_tokenizer_prints_nothing(capfd):
+    train_wordpiece(_tied_texts(), 250)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_models_built_from_the_same_texts_have_the_same_tokenizer():
+    texts = _tied_texts()
+    models = [DistilBERT(["neg", "pos"], train_texts=texts, pretrained=False, dim=16, layers=1,
+                         heads=2, vocab_size=250) for _ in range(2)]
+    assert models[0].tokenizer.to_str() == models[1].tokenizer.to_str()
+    assert models[0].hf.config.vocab_size == 250
+
+
+def test_the_vocabulary_is_what_plain_byte_pair_merging_gives():
+    """The incremental pair counts against recounting every pair before each merge."""
+    rng = random.Random(0)
+    for _ in range(200):
+        letters = rng.choice(["ab", "aab", "abc", "abcdef"])
+        counts = Counter({"".join(rng.choice(letters) for _ in range(rng.randint(1, 9))): rng.randint(1, 4)
+                          for _ in range(rng.randint(1, 30))})
+        size = rng.randint(3, 60)
+        assert wordpiece_vocab(counts, size, ["[UNK]"]) == _plain_merges(counts, size, ["[UNK]"])
+
+
+def _plain_merges(counts: Counter, size: int, special: list[str]) -> dict[str, int]:
+    ids = {token: i for i, token in enumerate(special)}
+    chars = sorted({c for word in counts for c in word})
+    for token in chars + [PREFIX + c for c in sorted({c for word in counts for c in word[1:]})]:
+        ids.setdefault(token, len(ids))
+    words = {word: [word[0], *(PREFIX + c for c in word[1:])] for word in counts}
+    while len(ids) < size:
+        pairs = Counter()
+        for word, pieces in words.items():
+            for pair in zip(pieces, pieces[1:]):
+                pairs[pair] += counts[word]
+        if not pairs:
+            break
+        a, b = min(pairs, key=lambda pair: (-pairs[pair], ids[pair[0]], ids[pair[1]]))
+        ids.setdefault(a + b[len(PREFIX):], len(ids))
+        for word, pieces in words.items():
+            merged, i = [], 0
+            while i < len(pieces):
+                if pieces[i:i + 2] == [a, b]:
+                    merged.append(a + b[len(PREFIX):])
+                    i += 2
+                else:
+                    merged.append(pieces[i])
+                    i += 1
+            words[word] = merged
+    return ids
 
 
 def _write_files(tmp_path: Path) -> tuple[Path, Path]:
