@@ -13,7 +13,7 @@ from textclf.cli.session import session
 from textclf.hookspecs import PLUGIN_API_VERSION
 from textclf.kinds import KINDS, kind_named
 from textclf.plugins import Plugin
-from textclf.scaffold import STARTERS, new_plugin
+from textclf.scaffold import STARTERS, new_plugin, next_steps
 
 
 def describe(plugin: Plugin) -> dict[str, Any]:
@@ -97,15 +97,27 @@ def _escape(text: str) -> str:
 
 
 @plugins.command("new")
-@click.argument("name")
+@click.argument("dist", metavar="DIST")
+@click.option("--name", metavar="NAME",
+              help="The component's name, which users choose it by (--data NAME, --model NAME "
+                   "or --lit-model NAME).  [default: DIST without textclf-]")
 @click.option("--kind", type=click.Choice(list(STARTERS)), default="data",
               show_default=True, help="What the plugin provides.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory to create the plugin in.")
-def new(name: str, kind: str, output: Path) -> None:
-    """Start a plugin: textclf-NAME with a working KIND component and its tests."""
-    files = new_plugin(name, kind, output)
-    root = files[0].parent
+def new(dist: str, name: str | None, kind: str, output: Path) -> None:
+    """Start a plugin: the distribution DIST (textclf- is put in front if missing) with a working
+    KIND component and its tests.
+
+    \b
+    textclf plugins new textclf-cnn --name textcnn --kind model
+        textclf-cnn/ (package textclf_cnn), registering the model textcnn
+    textclf plugins new movie-reviews
+        textclf-movie-reviews/, registering the data module movie-reviews
+    """
+    files = new_plugin(dist, kind, output, name=name)
     for path in files:
         click.echo(f"  {path}")
-    click.echo(f"\nNext: cd {root} && pip install -e '.[test]' && pytest")
+    click.echo("")
+    for line in next_steps(dist, kind, output, name=name):
+        click.echo(line)
