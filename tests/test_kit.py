@@ -175,3 +175,16 @@ def test_the_probe_texts_span_zero_tokens_to_max_length():
     assert lengths == [0, 1, 2, 6]
     empty = torch.zeros((1, 1), dtype=torch.long)
     assert np.isfinite(model(empty, empty).detach().numpy()).all()  # an all-padding row
+
+
+def test_the_interrupt_setting_stops_a_run_of_any_model_and_it_resumes(broken, tmp_path):
+    # Once a hook inside TinyModel, so setting it for another model did nothing. (fastText
+    # batches 64 texts: one batch an epoch here.)
+    env = {"TEXTCLF_CACHE": str(tmp_path / "cache")}
+    args = ["train", "--data", "files", "--data.train", str(broken.data["train"]), "--data.test",
+            str(broken.data["test"]), "--model", "fasttext", "--max-steps", "6", "--run-dir", "ft"]
+    stopped = broken.run(*args, env={**env, "TEXTCLF_TEST_INTERRUPT_AFTER": "3"}, cwd=tmp_path)
+    assert (stopped.returncode, lines(stopped.stderr)[-1]) == (130, (
+        "error: training interrupted at epoch 3, step 3; continue it with: textclf train --resume ft"))
+    resumed = broken.run("train", "--resume", "ft", env=env, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
