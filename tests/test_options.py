@@ -343,8 +343,3 @@ def test_a_tuple_option_comes_back_a_tuple_after_save_and_load(tmp_path):
     loaded = Widths.load(tmp_path / "model")
     assert (loaded.widths, loaded.where, loaded.colour) == ((2, 5), tmp_path, Colour.BLUE)
     assert type(loaded.widths) is tuple
-    # From Python too: a list for a tuple parameter is converted through the option's type, and
-    # recorded as converted; a value that does not convert is left to the constructor.
-    listed = Widths(["neg", "pos"], ["a film"], widths=[1, "2"])
-    assert listed.widths == (1, 2) and listed.init_options["widths"] == [1, 2]
-    assert Widths(["neg", "pos"], ["a film"], widths=["wide"]).widths == ["wide"]

@@ -9,7 +9,6 @@ lit-model's ``model``) are not options; nor are parameters of types a command li
 from __future__ import annotations
 
 import enum
-import functools
 import inspect
 import typing
 from collections.abc import Iterator, Sequence
@@ -118,14 +117,13 @@ def component_options(obj: Any, section: str, exclude: Sequence[str] = ()) -> li
 
 def constructor_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """What a call ``cls(*args, **kwargs)`` gives each constructor parameter, defaults included,
-    following ``**kwargs`` into the base classes that receive them; values as the constructor
-    receives them (see ``restore_types``)."""
+    following ``**kwargs`` into the base classes that receive them."""
     values: dict[str, Any] = {}
     for function, _ in _signature_chain(cls):
         signature = inspect.signature(function)
         bound = signature.bind(None, *args, **kwargs)
         bound.apply_defaults()
-        arguments = restore_types(function, bound.arguments)
+        arguments = bound.arguments
         args, kwargs = (), {}
         for param in list(signature.parameters.values())[1:]:
             if param.kind is param.VAR_KEYWORD:
@@ -138,12 +136,8 @@ def constructor_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, An
 class RecordsOptions:
     """Records the arguments of its constructor call, defaults included, as ``init_options``
     (plain values, as a config file holds them): the one way components remember their options.
-
-    Plain values lose some types: JSON and YAML have no tuples, paths or enums. So that a
-    component rebuilt from its recorded options (``BaseModel.load``) gets what its constructor
-    declares, each subclass's ``__init__`` receives, for a parameter annotated ``tuple[...]``, a
-    path or an ``Enum``, a list or string converted through that option's type (see
-    ``restore_types``)."""
+    Plain values lose some types (JSON and YAML have no tuples, paths or enums);
+    ``recorded_arguments`` gives them back."""
 
     #: Constructor parameters left out of ``init_options``.
     unrecorded: ClassVar[tuple[str, ...]] = ()
@@ -156,12 +150,6 @@ class RecordsOptions:
         object.__setattr__(self, "init_options", {k: to_plain(v) for k, v in values.items()
                                                   if k not in cls.unrecorded})
         return self
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is not None and not hasattr(init, "__restores_types__"):
-            setattr(cls, "__init__", _restoring_init(init))
 
 
 def restore_types(function: Any, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -190,22 +178,15 @@ def restore_types(function: Any, arguments: dict[str, Any]) -> dict[str, Any]:
     return restored
 
 
-def _restoring_init(init: Any) -> Any:
-    """``init``, with its arguments passed through ``restore_types`` first."""
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            bound = signature.bind(self, *args, **kwargs)
-        except TypeError:  # let the constructor itself say what is wrong with the call
-            init(self, *args, **kwargs)
-            return
-        bound.arguments.update(restore_types(init, dict(bound.arguments)))
-        init(*bound.args, **bound.kwargs)
-
-    __init__.__restores_types__ = True  # type: ignore[attr-defined]
-    return __init__
+def recorded_arguments(cls: type, recorded: dict[str, Any]) -> dict[str, Any]:
+    """Options a component recorded (``init_options``, read back from JSON or YAML) as its
+    constructor declares them: lists for ``tuple[...]`` parameters become tuples, strings for
+    paths and enums paths and members, along the constructors that ``**kwargs`` reach."""
+    restored = dict(recorded)
+    for function, _ in _signature_chain(cls):
+        restored.update(restore_types(function, {k: v for k, v in restored.items()
+                                                 if k in inspect.signature(function).parameters}))
+    return restored
 
 
 def _signature_chain(obj: Any) -> Iterator[tuple[Any, dict[str, Any]]]:

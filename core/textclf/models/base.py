@@ -15,7 +15,7 @@ from torch import nn
 from textclf import atomic
 from textclf.errors import OptionError, TextclfError
 from textclf.kinds import MODEL
-from textclf.options import RecordsOptions
+from textclf.options import RecordsOptions, recorded_arguments
 from textclf.text import TRUNCATIONS, TextEncoder
 
 MODEL_FILE = "textclf_model.json"
@@ -110,7 +110,7 @@ class BaseModel(RecordsOptions, nn.Module):
         """Rebuild a model saved with ``save``."""
         directory = Path(directory)
         meta = cls.read_description(directory)
-        kwargs = dict(meta["options"])
+        kwargs = recorded_arguments(cls, meta["options"])
         params = inspect.signature(cls.__init__).parameters
         if "tokenizer" in params:
             kwargs["tokenizer"] = directory / TOKENIZER_FILE
