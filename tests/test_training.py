@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
 from textclf.testing import lines, separable_texts, write_rows
 from tiny_runs import digest, tiny, train  # noqa: F401 (tiny is a fixture)
@@ -30,6 +31,10 @@ def test_tiny_model_learns_the_task_and_the_run_holds_everything(tiny):
     assert config["lit_model"]["lr"] == 0.05  # suggested by the model
     assert config["trainer"]["max_epochs"] == 5 and config["trainer"]["precision"] == "32-true"
     assert json.loads((run / "run.json").read_text())["status"] == "completed"
+    # Finished: best.ckpt keeps the weights only; last.ckpt can still be trained on.
+    best, last = (torch.load(run / "checkpoints" / name, weights_only=False) for name in ("best.ckpt", "last.ckpt"))
+    assert "optimizer_states" not in best and "optimizer_states" in last
+    assert best["state_dict"].keys() == last["state_dict"].keys()
 
     assert "data: files, 360 train / 40 val / 100 test (tokenized in" in result.stderr
     assert "epoch 5/5  step 60" in result.stderr

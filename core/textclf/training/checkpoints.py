@@ -43,3 +43,23 @@ def _shown(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+#: What a checkpoint needs only to resume training, not to hold the model: the optimizer's
+#: moments (twice the weights' size for Adam) and the schedulers.
+TRAINING_STATE = ("optimizer_states", "lr_schedulers")
+
+
+def keep_weights_only(path: Path) -> int:
+    """Rewrite the checkpoint at ``path`` without its optimizer and scheduler state (atomically);
+    returns the bytes saved. What is left loads as before (``load_from_checkpoint``, evaluation),
+    but no longer resumes training."""
+    before = path.stat().st_size
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    if not any(key in checkpoint for key in TRAINING_STATE):
+        return 0
+    for key in TRAINING_STATE:
+        checkpoint.pop(key, None)
+    checkpoint["textclf_weights_only"] = True
+    AtomicCheckpointIO().save_checkpoint(checkpoint, path)
+    return before - path.stat().st_size

@@ -28,7 +28,7 @@ from textclf.lit_models.base import BaseLitModel
 from textclf.models.base import BaseModel
 from textclf.run_config import RunConfig
 from textclf.training.callbacks import RunRecorder, Throughput
-from textclf.training.checkpoints import CheckpointWriteError
+from textclf.training.checkpoints import CheckpointWriteError, keep_weights_only
 from textclf.training.estimate import cpu_warning
 from textclf.training.processes import MAIN_PID_ENV
 from textclf.training.run import RunDir, default_run_dir
@@ -230,6 +230,11 @@ def _record(run: RunDir, built: Built, trainer: pl.Trainer, metrics: dict[str, A
     run.write_metrics(metrics)
     run.set_state("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                   epoch=trainer.current_epoch, step=trainer.global_step)
+    # Finished: only last.ckpt need carry the optimizer's state (to train on); best.ckpt keeps
+    # the best weights, which model/ also holds in portable form. For Adam that is two thirds
+    # of best.ckpt.
+    if run.best_checkpoint.is_file() and Path(best).resolve() == run.best_checkpoint.resolve():
+        keep_weights_only(run.best_checkpoint)
 
 
 def planned_steps(options: TrainerOptions, batches: int, world_size: int) -> int:
