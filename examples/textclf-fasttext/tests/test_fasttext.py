@@ -76,6 +76,7 @@ def test_the_regime_uses_sparse_sgd_without_clipping():
     loss.backward()
     assert regime.model.embedding.weight.grad.is_sparse
     regime.configure_gradient_clipping(None, gradient_clip_val=1.0)  # no error: nothing clipped
+    assert (regime.monitor, regime.monitor_mode) == ("val/loss", "min")  # the checkpoint kept
 
 
 def test_the_regime_runs_torch_on_its_threads_and_gives_the_setting_back():
