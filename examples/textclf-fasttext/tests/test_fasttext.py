@@ -137,9 +137,8 @@ def test_training_and_evaluation_compute_the_same_mean():
 def test_a_batch_steps_as_far_as_its_texts_would_one_by_one():
     """lr is a rate per text: one step on a batch is the sum of the texts' own steps."""
     import pytorch_lightning as pl
+    from torch.nn.utils.rnn import pad_sequence
     from torch.utils.data import DataLoader
-
-    from textclf.text import pad_rows
 
     rows = separable_texts(40)
     model = FastText(["neg", "pos"], train_texts=[t for t, _ in rows], buckets=SMALL)
@@ -154,8 +153,10 @@ def test_a_batch_steps_as_far_as_its_texts_would_one_by_one():
         torch.nn.functional.cross_entropy(model(one, torch.ones_like(one)), label[None]).backward()
         expected -= 0.5 * model.head.weight.grad
     before = model.head.weight.detach().clone()
-    input_ids, mask = pad_rows(encoded, model.encoder.pad_id)
-    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask), "labels": labels}
+    input_ids = pad_sequence([torch.tensor(ids) for ids in encoded], batch_first=True,
+                             padding_value=model.encoder.pad_id)
+    mask = pad_sequence([torch.ones(len(ids), dtype=torch.long) for ids in encoded], batch_first=True)
+    batch = {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
     trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(regime, train_dataloaders=DataLoader([batch], batch_size=None))
