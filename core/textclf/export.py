@@ -44,9 +44,18 @@ from textclf.training.run import RunDir
 
 PARITY_TOLERANCE = 1e-4
 PARITY_TEXTS = 64
-#: The most an int8 model may lose in validation accuracy (half a point).
+#: The most an int8 model may lose in validation accuracy by default (half a point; export's
+#: ``max_accuracy_drop`` sets it in points).
 INT8_MAX_DROP = 0.005
-INT8_EVAL_TEXTS = 2000
+#: The int8 check scores the whole validation split, up to this many texts (a seeded sample beyond).
+INT8_EVAL_TEXTS = 4000
+#: Below this many texts the int8 check is a weak gate (one text moves accuracy 0.2 points or more).
+INT8_FEW_TEXTS = 500
+#: The two-sided 95% quantile of the normal distribution, for the interval of the accuracy drop.
+INT8_Z95 = 1.959963984540054
+#: /proc/cpuinfo flags of int8 dot-product instructions (VNNI), with which 8-bit weights need no
+#: reduced range: AVX512-VNNI, AVX-VNNI, and AMX (whose CPUs have AVX512-VNNI too).
+INT8_VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 OPSET = 18
 OUTPUTS = ["logits"]
 MODEL_FILE, TOKENIZER_FILE, CARD_FILE = "model.onnx", "tokenizer.json", "README.md"
@@ -70,10 +79,16 @@ class Texts:
 
 def export(run_path: Path, output: Path, *, registry: Registry, quantize: str | None = None,
            optimize: bool = True, overwrite: bool = False, sign: Path | None = None,
-           echo: Echo = print) -> dict[str, Any]:
+           max_accuracy_drop: float | None = None, echo: Echo = print) -> dict[str, Any]:
     """Export the run at ``run_path`` to the bundle directory ``output``; returns its manifest.
     ``registry`` finds the run's components (a ``PluginHost``'s); ``sign`` is an Ed25519 private
-    key file (PEM or OpenSSH) to sign the bundle with."""
+    key file (PEM or OpenSSH) to sign the bundle with; ``max_accuracy_drop`` is the most accuracy
+    (in points) ``quantize`` int8 may lose on the validation texts (default half a point)."""
+    if max_accuracy_drop is not None:
+        if quantize is None:
+            raise UsageError("`max_accuracy_drop` is the tolerance of `quantize` int8's accuracy "
+                             "check; add `quantize` int8, or leave it out")
+        max_accuracy_drop = check_max_accuracy_drop(max_accuracy_drop)
     run = RunDir.open_finished(run_path, "textclf export")
     _check_output(run_path, output, overwrite)
     key = None if sign is None else private_key(sign, f"`sign` {sign}", UsageError)
@@ -93,7 +108,7 @@ def export(run_path: Path, output: Path, *, registry: Registry, quantize: str | 
             seal(tmp, manifest, FILES)
             manifest["checks"] = {"parity": _parity(model, tmp, texts, echo)}
             if quantize == "int8":
-                manifest["checks"]["int8"] = _quantize(tmp, texts, echo)
+                manifest["checks"]["int8"] = _quantize(tmp, texts, echo, max_accuracy_drop)
                 manifest["quantization"] = "int8"
                 (tmp / CARD_FILE).write_text(model_card(manifest, config), encoding="utf-8")
             seal(tmp, manifest, FILES)
@@ -312,35 +327,225 @@ def session_run(bundle: runtime.Bundle) -> Callable[[np.ndarray, np.ndarray], np
     return run
 
 
-def _quantize(bundle_dir: Path, texts: Texts, echo: Echo) -> dict[str, Any]:
-    """Replace the model with its dynamically quantized int8 version, if it keeps the accuracy."""
+# -- int8 -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Int8Settings:
+    """How ``quantize_int8`` quantizes: onnxruntime's dynamic quantization (int8 weights stored,
+    activations quantized batch by batch as the model runs), with these choices."""
+
+    #: One scale per output column of each weight matrix, instead of one per matrix.
+    per_channel: bool = True
+    #: The operator types quantized: matrix products with constant weights, and embedding tables.
+    op_types: tuple[str, ...] = ("MatMul", "Gather")
+    #: Run a fused Attention's query/key/value projection as a MatMul (so it is quantized too)
+    #: feeding onnxruntime's MultiHeadAttention. onnxruntime leaves an Attention with
+    #: ``qkv_hidden_sizes`` in fp32, and its QAttention would drop an attention bias (the mask).
+    split_attention: bool = True
+    #: Gemm layers stay fp32: a transformer's pooler and classification head, which run once per
+    #: text rather than per token.
+    keep_gemm: bool = True
+    #: 7-bit weights, which avoid saturating 16-bit sums on x86 CPUs without VNNI; None: on
+    #: unless this CPU has VNNI (and when that is unknown).
+    reduce_range: bool | None = None
+    #: Names of more nodes to keep fp32.
+    exclude: tuple[str, ...] = ()
+
+
+#: The settings textclf exports with (chosen on a fine-tuned MiniLM: see BENCHMARKS.md).
+INT8_SETTINGS = Int8Settings()
+
+
+def cpu_has_vnni(cpuinfo: str | None = None) -> bool | None:
+    """Whether the CPU has VNNI int8 dot products, from the ``flags`` of ``/proc/cpuinfo`` (or
+    the text ``cpuinfo``); None when unknown (not Linux, or no x86 flags line)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return not INT8_VNNI_FLAGS.isdisjoint(value.split())
+    return None
+
+
+def quantize_int8(source: Path, target: Path, settings: Int8Settings = INT8_SETTINGS) -> dict[str, Any]:
+    """Write the int8 version of the ONNX model ``source`` to ``target``; returns what was done
+    (the settings, with ``reduce_range`` resolved). An ExportError when nothing in the model is
+    of a quantized kind."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    assert texts.labels is not None
-    fp32_path, int8_path = bundle_dir / MODEL_FILE, bundle_dir / "model.int8.onnx"
+    model = onnx.load(str(source))
+    split = _split_attention(model) if settings.split_attention else 0
+    for i, node in enumerate(model.graph.node):
+        if not node.name:  # exclusions go by name
+            node.name = f"{node.op_type}_{i}"
+    exclude = list(settings.exclude)
+    if settings.keep_gemm:  # the quantizer turns a Gemm into a MatMul named after it
+        exclude += [name for node in model.graph.node if node.op_type == "Gemm"
+                    for name in (node.name, f"{node.name}_MatMul")]
+    vnni = cpu_has_vnni()
+    reduce_range = settings.reduce_range if settings.reduce_range is not None else vnni is not True
     with _quiet():
-        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
-    sample = texts.texts[:INT8_EVAL_TEXTS]
-    labels = texts.labels[:INT8_EVAL_TEXTS]
+        quantize_dynamic(model, str(target), op_types_to_quantize=list(settings.op_types),
+                         per_channel=settings.per_channel, reduce_range=reduce_range,
+                         weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
+    quantized = onnx.load(str(target), load_external_data=False)
+    if not any(t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+               for t in quantized.graph.initializer):
+        raise ExportError(f"`quantize` int8: nothing in this model is of a kind it quantizes "
+                          f"({', '.join(settings.op_types)} with constant weights); nothing was "
+                          f"written; export without `quantize`")
+    return {"method": "dynamic", "weights": "int8", "per_channel": settings.per_channel,
+            "op_types": list(settings.op_types), "attention_projections_split": split,
+            "fp32_gemm": settings.keep_gemm, "excluded": list(settings.exclude),
+            "reduce_range": reduce_range, "cpu_vnni": vnni}
+
+
+def _split_attention(model: Any) -> int:
+    """Rewrite each fused com.microsoft Attention of ``model`` whose projection weight is constant
+    (an initializer, or a Concat of them) as MatMul -> Split -> MultiHeadAttention, which computes
+    the same; returns how many were rewritten. Any other Attention is left as it is."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    producers = {output: node for node in graph.node for output in node.output}
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), OPSET)
+
+    def constant(name: str) -> np.ndarray | None:
+        if name in initializers:
+            return numpy_helper.to_array(initializers[name])
+        node = producers.get(name)
+        if node is None or node.op_type != "Concat" or node.domain not in ("", "ai.onnx") \
+                or not all(i in initializers for i in node.input):
+            return None
+        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
+        return np.concatenate([numpy_helper.to_array(initializers[i]) for i in node.input], axis=axis)
+
+    nodes, count = [], 0
+    for node in graph.node:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        inputs = list(node.input) + [""] * (7 - len(node.input))
+        weight = constant(inputs[1]) if node.op_type == "Attention" and node.domain == "com.microsoft" else None
+        sizes = attributes.get("qkv_hidden_sizes") or []
+        if (weight is None or weight.ndim != 2 or weight.dtype != np.float32 or weight.shape[1] % 3
+                or any(inputs[i] for i in (3, 4, 6)) or any(node.output[1:])
+                or set(attributes) - {"num_heads", "qkv_hidden_sizes", "scale", "mask_filter_value"}
+                or any(size != weight.shape[1] // 3 for size in sizes)):
+            nodes.append(node)
+            continue
+        width, name = weight.shape[1] // 3, node.name or f"Attention_{count}"
+        qkv, q, k, v = (f"{name}/{part}" for part in ("qkv", "q", "k", "v"))
+        graph.initializer.append(numpy_helper.from_array(weight, f"{name}/qkv_weight"))
+        if opset >= 13:
+            graph.initializer.append(numpy_helper.from_array(np.array([width] * 3, np.int64), f"{name}/qkv_split"))
+            split = helper.make_node("Split", [qkv, f"{name}/qkv_split"], [q, k, v], f"{name}/Split", axis=-1)
+        else:
+            split = helper.make_node("Split", [qkv], [q, k, v], f"{name}/Split", axis=-1, split=[width] * 3)
+        kept = {key: value for key, value in attributes.items() if key != "qkv_hidden_sizes"}
+        nodes += [helper.make_node("MatMul", [inputs[0], f"{name}/qkv_weight"], [qkv], f"{name}/MatMul"),
+                  split,
+                  helper.make_node("MultiHeadAttention", [q, k, v, inputs[2], "", inputs[5]],
+                                   [node.output[0]], f"{name}/MultiHeadAttention",
+                                   domain="com.microsoft", **kept)]
+        count += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    # The Concats that built the fused weights, and their pieces, when nothing else uses them.
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    unused = [node for node in graph.node if node.op_type == "Concat" and not used & set(node.output)
+              and all(i in initializers for i in node.input)]
+    for node in unused:
+        graph.node.remove(node)
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    for tensor in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(tensor)
+    return count
+
+
+def paired_drop(fp32_correct: np.ndarray, int8_correct: np.ndarray) -> dict[str, Any]:
+    """The accuracy drop from fp32 to int8 on the same texts, in points, with a 95% interval: the
+    normal approximation for a difference of paired proportions, which depends only on the
+    discordant pairs (``b`` texts only fp32 gets right, ``c`` only int8): drop (b - c) / n,
+    standard error sqrt(b + c - (b - c)^2 / n) / n."""
+    fp32_correct, int8_correct = np.asarray(fp32_correct, bool), np.asarray(int8_correct, bool)
+    n = len(fp32_correct)
+    b = int((fp32_correct & ~int8_correct).sum())
+    c = int((~fp32_correct & int8_correct).sum())
+    drop = (b - c) / n
+    error = float(np.sqrt(max(b + c - (b - c) ** 2 / n, 0.0))) / n
+    return {"points": 100 * drop, "ci95": [100 * (drop - INT8_Z95 * error), 100 * (drop + INT8_Z95 * error)],
+            "only_fp32_correct": b, "only_int8_correct": c}
+
+
+def check_max_accuracy_drop(value: Any) -> float:
+    """``value`` as a tolerance in accuracy points, or a UsageError naming `max_accuracy_drop`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise UsageError(f"`max_accuracy_drop` {value}: must be a finite number of accuracy points, "
+                         f"0 or more (default {100 * INT8_MAX_DROP:g})")
+    return float(value)
+
+
+def _quantize(bundle_dir: Path, texts: Texts, echo: Echo, max_drop: float | None = None) -> dict[str, Any]:
+    """Replace the model with its int8 version (``INT8_SETTINGS``) if it keeps the accuracy: the
+    drop from fp32 on the validation texts (up to ``INT8_EVAL_TEXTS``) may be at most
+    ``max_drop`` points (default ``INT8_MAX_DROP``); a drop equal to it passes, a larger one is
+    refused. The 95% interval is reported with it, not used to decide."""
+    assert texts.labels is not None
+    limit = 100 * INT8_MAX_DROP if max_drop is None else max_drop
+    fp32_path, int8_path = bundle_dir / MODEL_FILE, bundle_dir / "model.int8.onnx"
+    settings = quantize_int8(fp32_path, int8_path)
+    chosen = np.arange(len(texts.texts))
+    if len(chosen) > INT8_EVAL_TEXTS:
+        chosen = np.sort(np.random.default_rng(0).choice(len(chosen), INT8_EVAL_TEXTS, replace=False))
+    sample, labels = [texts.texts[i] for i in chosen], np.asarray(texts.labels)[chosen]
     fp32 = _score(runtime.load(bundle_dir, provider="cpu", verify_files=False), sample)
     int8_path.replace(fp32_path)
     int8 = _score(runtime.load(bundle_dir, provider="cpu", verify_files=False), sample)
+    n = len(sample)
     accuracy = {name: float((result["predictions"] == labels).mean()) for name, result in
                 (("fp32", fp32), ("int8", int8))}
     agreement = float((fp32["predictions"] == int8["predictions"]).mean())
+    drop = paired_drop(fp32["predictions"] == labels, int8["predictions"] == labels)
+    low, high = drop["ci95"]
     sizes = {"fp32": fp32["bytes"], "int8": int8["bytes"]}
-    echo(f"int8: {len(sample)} texts ({texts.source}): accuracy {accuracy['fp32']:.4f} -> "
-         f"{accuracy['int8']:.4f}, agreement with fp32 {agreement:.2%}")
+    counted = f"{n:,} texts" if n == len(texts.texts) else f"{n:,} of {len(texts.texts):,} texts"
+    echo(f"int8: {counted} ({texts.source}): accuracy {accuracy['fp32']:.4f} -> {accuracy['int8']:.4f}, "
+         f"drop {drop['points']:.2f} points (95% CI {low:.2f} to {high:.2f}; limit {limit:.2f}), "
+         f"agreement with fp32 {agreement:.2%}")
     echo(f"  size {format_bytes(sizes['fp32'])} -> {format_bytes(sizes['int8'])}, speed "
-         f"{fp32['per_second']:,.0f} -> {int8['per_second']:,.0f} texts/s (batch 32, CPU)")
-    if accuracy["int8"] < accuracy["fp32"] - INT8_MAX_DROP:
-        raise ExportError(f"int8 quantization lost {100 * (accuracy['fp32'] - accuracy['int8']):.2f} "
-                          f"points of accuracy (limit {100 * INT8_MAX_DROP:.1f}); nothing was "
-                          f"written; export without --quantize")
-    return {"texts": len(sample), "source": texts.source, "accuracy": accuracy,
-            "agreement": agreement, "bytes": sizes,
+         f"{fp32['per_second']:,.0f} -> {int8['per_second']:,.0f} texts/s (batch 32, CPU); "
+         f"{_describe(settings)}")
+    if n < INT8_FEW_TEXTS:
+        echo(f"note: the int8 check scored only {n:,} texts, where one text is {100 / n:.2f} points "
+             f"of accuracy: a weak gate; a larger validation split makes it a stronger one")
+    if drop["points"] > limit + 1e-9:
+        raise ExportError(f"int8 quantization lost {drop['points']:.2f} points of accuracy on {n:,} texts "
+                          f"of the {texts.source} (95% CI {low:.2f} to {high:.2f}; limit {limit:.2f}, "
+                          f"`max_accuracy_drop`); nothing was written; export without `quantize`, or "
+                          f"allow a larger drop with `max_accuracy_drop`")
+    return {"texts": n, "of": len(texts.texts), "source": texts.source, "accuracy": accuracy,
+            "agreement": agreement,
+            "accuracy_drop": {**drop, "interval": "95%, normal approximation for paired proportions "
+                                                  "(from the discordant pairs)"},
+            "max_accuracy_drop": limit,
+            "rule": "refused when accuracy_drop.points > max_accuracy_drop (both in points)",
+            "weak_gate": n < INT8_FEW_TEXTS, "bytes": sizes,
             "texts_per_second": {"fp32": fp32["per_second"], "int8": int8["per_second"]},
-            "max_accuracy_drop": INT8_MAX_DROP}
+            "settings": settings}
+
+
+def _describe(settings: dict[str, Any]) -> str:
+    """``per-channel int8 MatMul, Gather (6 attention projections split out), reduce_range off (VNNI)``."""
+    split = settings["attention_projections_split"]
+    vnni = {True: "CPU has VNNI", False: "CPU without VNNI", None: "VNNI unknown"}[settings["cpu_vnni"]]
+    return (f"{'per-channel' if settings['per_channel'] else 'per-tensor'} int8 "
+            f"{', '.join(settings['op_types'])}"
+            f"{f' ({split} attention projections split out)' if split else ''}, "
+            f"reduce_range {'on' if settings['reduce_range'] else 'off'} ({vnni})")
 
 
 def _score(bundle: runtime.Bundle, texts: list[str]) -> dict[str, Any]:
