@@ -230,3 +230,32 @@ def test_a_model_with_nothing_to_quantize_is_refused(tmp_path):
     with pytest.raises(ExportError, match=r"`quantize` int8: nothing in this model is of a kind it quantizes "
                                           r"\(Gather with constant weights\); nothing was written"):
         quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", Int8Settings(op_types=("Gather",)))
+
+
+def test_skip_layer_norm_and_bias_gelu_run_as_their_parts_with_the_same_result(tmp_path):
+    """The int8 model runs onnxruntime's fused SkipLayerNormalization and BiasGelu as Add +
+    LayerNormalization and Add + Gelu, whose CPU kernels are faster: the outputs do not change,
+    the residual sum a SkipLayerNormalization hands on included."""
+    rng = np.random.default_rng(0)
+    dim = 8
+    constants = [numpy_helper.from_array(rng.normal(size=size).astype(np.float32), name)
+                 for name, size in (("gamma", dim), ("beta", dim), ("bias", dim), ("gelu_bias", dim))]
+    nodes = [helper.make_node("SkipLayerNormalization", ["x", "skip", "gamma", "beta", "bias"],
+                              ["normed", "", "", "residual"], "sln", domain="com.microsoft", epsilon=1e-5),
+             helper.make_node("BiasGelu", ["normed", "gelu_bias"], ["activated"], "gelu", domain="com.microsoft"),
+             helper.make_node("Add", ["activated", "residual"], ["y"], "out")]
+    shape = ["batch", "sequence", dim]
+    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+                                               for name in ("x", "skip")],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(model, str(tmp_path / "fused.onnx"))
+    assert textclf.export._unfuse_slow_kernels(model) == {"SkipLayerNormalization": 1, "BiasGelu": 1}
+    assert [n.op_type for n in model.graph.node] == ["Add", "Add", "LayerNormalization", "Add", "Gelu", "Add"]
+    onnx.save(model, str(tmp_path / "parts.onnx"))
+    feeds = {name: rng.normal(size=(2, 3, dim)).astype(np.float32) for name in ("x", "skip")}
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    fused, parts = (ort.InferenceSession(str(tmp_path / name), options, providers=["CPUExecutionProvider"])
+                    .run(None, feeds)[0] for name in ("fused.onnx", "parts.onnx"))
+    assert np.abs(fused - parts).max() < 1e-5
