@@ -121,6 +121,25 @@ def test_cpu_warning_for_a_large_model(files, monkeypatch):
     assert all(p.grad is None for p in model.parameters())
 
 
+@pytest.mark.parametrize("precision, width, native, expected", [
+    ("auto", 2048, True, "bf16-mixed"),    # 4.2M + 4.2M linear weights, a CPU with bf16: bf16
+    ("auto", 2048, False, "32-true"),      # the same model where bf16 would be emulated
+    ("auto", 256, True, "32-true"),        # a small model: fp32 (bf16's casts cost more than they save)
+    ("32-true", 2048, True, "32-true"),    # asked for: kept
+    ("bf16-mixed", 256, False, "bf16-mixed"),
+])
+def test_auto_precision_on_a_cpu(monkeypatch, precision, width, native, expected):
+    from textclf.training import trainer
+
+    monkeypatch.setattr(trainer.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: native)
+    model = torch.nn.Sequential(torch.nn.Embedding(50_000, 64), torch.nn.Linear(width, width),
+                                torch.nn.Linear(width, width))
+    options = TrainerOptions(precision=precision)
+    assert trainer.resolve_precision(options, model).precision == expected
+    assert trainer.resolve_precision(options).precision == ("32-true" if precision == "auto" else precision)
+
+
 def test_a_huge_text_reaches_a_tokenizer_trainer_cut(tmp_path):
     """A 50 MB JSONL text once aborted the WordPiece trainer (a Rust allocation failure): texts
     handed to tokenizer trainers are cut to a bound far beyond any real document."""
@@ -133,3 +152,37 @@ def test_a_huge_text_reaches_a_tokenizer_trainer_cut(tmp_path):
     texts = data.train_texts()
     assert len(texts) == 22 and max(map(len, texts)) == TOKENIZER_TEXT_CHARS
     assert huge[:TOKENIZER_TEXT_CHARS] in texts and "short" in texts
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_gradients_are_clipped_with_the_fused_optimizer_in_every_precision(precision):
+    """Lightning's mixed-precision plugin refuses to clip for a fused AdamW (which unscales in its
+    own step); the lit-model clips itself, unscaling first where a scaler scaled."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    from textclf import Classifier
+
+    rows = separable_texts(64)
+    model = TinyModel(["neg", "pos"], train_texts=[t for t, _ in rows])
+    lit = Classifier(model, lr=1e-3, warmup_ratio=0.0)
+    lit.total_steps = 4
+    norms = []
+
+    class Norms(pl.Callback):
+        def on_before_zero_grad(self, trainer, pl_module, optimizer):  # the last step's gradients
+            grads = [p.grad.detach().float().norm() for p in pl_module.parameters() if p.grad is not None]
+            if grads:
+                norms.append(float(torch.linalg.vector_norm(torch.stack(grads))))
+
+    encoded = model.encoder.encode_batch([t for t, _ in rows[:16]])
+    width = max(map(len, encoded))
+    ids = torch.tensor([row + [model.encoder.pad_id] * (width - len(row)) for row in encoded])
+    batch = {"input_ids": ids, "attention_mask": (ids != model.encoder.pad_id).long(),
+             "labels": torch.tensor([model.labels.index(y) for _, y in rows[:16]])}
+    trainer = pl.Trainer(max_steps=4, accelerator="cpu", precision=precision, gradient_clip_val=1e-3,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[Norms()])
+    trainer.fit(lit, train_dataloaders=DataLoader([batch] * 4, batch_size=None))
+    assert any(isinstance(o, torch.optim.AdamW) and o.defaults.get("fused") for o in trainer.optimizers)
+    assert len(norms) == 3 and max(norms) <= 1e-3 * 1.01

@@ -51,3 +51,26 @@ class BaseLitModel(pl.LightningModule):
     def samples_in(self, batch: dict[str, Any]) -> tuple[int, int]:
         """(rows, real tokens) of a batch, for throughput reporting."""
         return int(batch["labels"].shape[0]), int(batch["attention_mask"].sum())
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer,
+                                    gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Clip as the run's ``gradient_clip`` asks, for fused optimizers too. Lightning's
+        mixed-precision plugin refuses to clip for an optimizer that unscales its gradients in
+        its own step (a fused AdamW), even in bf16-mixed, where nothing is scaled. Here the
+        gradients are clipped directly: as they are without a gradient scaler (32-true,
+        bf16-mixed), unscaled first with one (16-mixed; the step then knows they are)."""
+        if not gradient_clip_val:
+            return
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is not None:
+            if not getattr(optimizer, "_step_supports_amp_scaling", False):
+                # Lightning has unscaled the gradients already, and clips them as usual.
+                super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+                return
+            scaler.unscale_(optimizer)  # a fused optimizer would unscale in its step: too late to clip
+        parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if gradient_clip_algorithm == "value":
+            torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(parameters, gradient_clip_val)

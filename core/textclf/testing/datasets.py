@@ -66,9 +66,10 @@ def write_separable_dataset(directory: Path, train: int = 400, test: int = 100,
     return paths
 
 
-def write_rows(path: Path, rows: Sequence[tuple[str, Any]], text_column: str = "text",
+def write_rows(path: Path | str, rows: Sequence[tuple[str, Any]], text_column: str = "text",
                label_column: str = "label") -> None:
     """Write (text, label) rows as CSV, TSV or JSONL, by the file's extension."""
+    path = Path(path)
     if path.suffix == ".jsonl":
         path.write_text("".join(json.dumps({text_column: t, label_column: y}) + "\n" for t, y in rows))
         return

@@ -74,6 +74,46 @@ class Throughput(pl.Callback):
         return report
 
 
+class LastValidation(pl.Callback):
+    """What the fit's last validation measured, and whether it made the best checkpoint.
+
+    When it did and no optimizer step came after it, the model in memory *is* the best
+    checkpoint and its validation metrics are known: the evaluation after training need not
+    load that checkpoint and score the validation split again (``best_is_current``)."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self.metrics: dict[str, float] = {}
+        self._best_before: float | None = None
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._best_before = _best_score(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Runs before ModelCheckpoint's own on_validation_end (Lightning puts checkpointing last).
+        if not trainer.sanity_checking:
+            self.step = trainer.global_step
+            self.metrics = {key: float(value) for key, value in trainer.callback_metrics.items()
+                            if key.startswith("val/")}
+
+    def best_is_current(self, trainer: pl.Trainer) -> dict[str, float] | None:
+        """The last validation's ``val/`` metrics if the best checkpoint was saved by it and the
+        weights have not changed since; else None (the best must be loaded and scored)."""
+        best = _best_score(trainer)
+        if self.step is None or self.step != trainer.global_step or not self.metrics or best is None:
+            return None
+        # ModelCheckpoint replaces its best only on a strict improvement: a changed score means
+        # the last validation saved it.
+        return dict(self.metrics) if self._best_before is None or best != self._best_before else None
+
+
+def _best_score(trainer: pl.Trainer) -> float | None:
+    checkpoint = trainer.checkpoint_callback
+    score = getattr(checkpoint, "best_model_score", None)
+    return None if score is None or not getattr(checkpoint, "best_model_path", "") else float(score)
+
+
 class RunRecorder(pl.Callback):
     """Keeps ``run.json`` honest, and makes a stopped run resumable exactly.
 

@@ -20,8 +20,9 @@ PROBE_ROWS = 4
 OVERHEAD = 1.15
 
 
-def epoch_seconds(model: BaseModel, data: BaseDataModule) -> float:
-    """Time one forward and backward pass on typical rows, scaled to the epoch's tokens."""
+def epoch_seconds(model: BaseModel, data: BaseDataModule, bf16: bool = False) -> float:
+    """Time one forward and backward pass on typical rows (under bf16 autocast if ``bf16``),
+    scaled to the epoch's tokens."""
     split = data.splits["train"]
     lengths = split.lengths
     typical = np.argsort(np.abs(lengths - np.median(lengths)))[:PROBE_ROWS]
@@ -30,10 +31,11 @@ def epoch_seconds(model: BaseModel, data: BaseDataModule) -> float:
     was_training = model.training
     model.train()
     try:
-        model(batch["input_ids"][:1, :8], batch["attention_mask"][:1, :8]).float().sum().backward()
-        start = time.perf_counter()
-        model(batch["input_ids"], batch["attention_mask"]).float().sum().backward()
-        seconds = time.perf_counter() - start
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model(batch["input_ids"][:1, :8], batch["attention_mask"][:1, :8]).float().sum().backward()
+            start = time.perf_counter()
+            model(batch["input_ids"], batch["attention_mask"]).float().sum().backward()
+            seconds = time.perf_counter() - start
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)
@@ -41,13 +43,14 @@ def epoch_seconds(model: BaseModel, data: BaseDataModule) -> float:
     return per_token * float(lengths.sum()) * OVERHEAD
 
 
-def cpu_warning(model: BaseModel, data: BaseDataModule, model_name: str) -> str | None:
-    """The warning to print before training ``model`` on a CPU, or ``None`` if it is quick."""
+def cpu_warning(model: BaseModel, data: BaseDataModule, model_name: str, bf16: bool = False) -> str | None:
+    """The warning to print before training ``model`` on a CPU (in bf16-mixed if ``bf16``), or
+    ``None`` if it is quick."""
     parameters = sum(p.numel() for p in model.parameters())
     if parameters < LARGE_MODEL_PARAMETERS:
         return None
     with torch.random.fork_rng():  # the probe must not change the run's random stream
-        seconds = epoch_seconds(model, data)
+        seconds = epoch_seconds(model, data, bf16)
     if seconds < WARN_SECONDS:
         return None
     return (

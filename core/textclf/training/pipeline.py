@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerStatus
 
@@ -27,7 +28,7 @@ from textclf.kinds import DATA, LIT_MODEL, MODEL
 from textclf.lit_models.base import BaseLitModel
 from textclf.models.base import BaseModel
 from textclf.run_config import RunConfig
-from textclf.training.callbacks import RunRecorder, Throughput
+from textclf.training.callbacks import LastValidation, RunRecorder, Throughput
 from textclf.training.checkpoints import CheckpointWriteError, keep_weights_only
 from textclf.training.estimate import cpu_warning
 from textclf.training.processes import MAIN_PID_ENV
@@ -101,11 +102,15 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
     primary = is_primary_process()
     say: Echo = echo if primary else (lambda _message: None)
     check_hardware(config.trainer)  # before any process is started or anything written
-    config = dataclasses.replace(config, trainer=resolve_precision(config.trainer))
     pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
     if resume is None and primary and run_dir is not None:
         RunDir.check_target(run_dir, overwrite)  # fail before any work, not after the data is prepared
     built = build(config, model_dir=resume.model_dir if resume else None, echo=say)
+    auto = config.trainer.precision == "auto"
+    config = dataclasses.replace(config, trainer=resolve_precision(config.trainer, built.model))
+    if auto and config.trainer.precision == "bf16-mixed" and not torch.cuda.is_available():
+        say("precision: bf16-mixed (auto: this CPU computes in bf16 natively and the model is "
+            "mostly matrix products; --precision 32-true trains in fp32)")
 
     run = _open_run(config, built, run_dir, overwrite, resume, primary)
     if primary:
@@ -117,13 +122,15 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
     has_val = built.data.has_split("val")
     monitor = built.lit.monitor if has_val else None
     train_batches = math.ceil(len(built.data.splits["train"]) / built.data.batch_size)
-    throughput, recorder = Throughput(), RunRecorder(run)
+    throughput, recorder, last_validation = Throughput(), RunRecorder(run), LastValidation()
     trainer = build_trainer(config.trainer, run=run, monitor=monitor,
                             monitor_mode=built.lit.monitor_mode, progress=show_progress(progress),
-                            echo=say, train_batches=train_batches, callbacks=[throughput, recorder])
+                            echo=say, train_batches=train_batches,
+                            callbacks=[throughput, recorder, last_validation])
     built.lit.total_steps = planned_steps(config.trainer, train_batches, trainer.world_size)
     if primary and trainer.strategy.root_device.type == "cpu":
-        warning = cpu_warning(built.model, built.data, config[MODEL].component.name)
+        warning = cpu_warning(built.model, built.data, config[MODEL].component.name,
+                              bf16=config.trainer.precision == "bf16-mixed")
         if warning:
             say(f"warning: {warning}")
     ctrl_c = signal.getsignal(signal.SIGINT)
@@ -144,7 +151,7 @@ def train(config: RunConfig, *, run_dir: Path | None = None, overwrite: bool = F
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
     best = best or str(run.last_checkpoint)
     with _stopped_while_evaluating(trainer, run, recorder.received, primary):
-        metrics = evaluate(trainer, built, best)
+        metrics = evaluate(trainer, built, best, current_val=last_validation.best_is_current(trainer))
         if not primary:
             return None
         _record(run, built, trainer, metrics, best, monitor, throughput.report())
@@ -247,16 +254,22 @@ def planned_steps(options: TrainerOptions, batches: int, world_size: int) -> int
     return max(1, min(candidates)) if candidates else per_epoch
 
 
-def evaluate(trainer: pl.Trainer, built: Built, checkpoint: str | None) -> dict[str, Any]:
+def evaluate(trainer: pl.Trainer, built: Built, checkpoint: str | None,
+             current_val: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Metrics of the model in ``checkpoint`` on val and test, and the confusion matrix of test
-    (of val when the data has no test split). Loads that checkpoint's weights into the model."""
+    (of val when the data has no test split). Loads that checkpoint's weights into the model,
+    unless ``current_val`` says the model already holds them: then these are its ``val/``
+    metrics, from the validation that saved the checkpoint, and val is not scored again."""
     data, lit = built.data, built.lit
+    if current_val is not None:
+        checkpoint = None  # the weights in memory are the checkpoint's
     out: dict[str, Any] = {}
     confusion_split = None
     if data.has_split("test"):
         if data.has_split("val"):
-            out["val"] = _metrics(trainer.validate(lit, datamodule=data, ckpt_path=checkpoint,
-                                                   verbose=False), "val/")
+            out["val"] = (_metrics([current_val], "val/") if current_val is not None else
+                          _metrics(trainer.validate(lit, datamodule=data, ckpt_path=checkpoint,
+                                                    verbose=False), "val/"))
         out["test"] = _metrics(trainer.test(lit, datamodule=data, ckpt_path=checkpoint,
                                             verbose=False), "test/")
         confusion_split = "test"

@@ -38,14 +38,46 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
-def resolve_precision(options: TrainerOptions) -> TrainerOptions:
+#: On a CPU with native bf16 arithmetic, a model whose linear layers hold at least this many
+#: weights trains in bf16-mixed under ``precision: auto``: its step is mostly matrix products,
+#: which bf16 runs about 1.6x faster (a MiniLM-L6 fine-tuning step, AVX512-BF16, 2 cores).
+CPU_BF16_LINEAR_WEIGHTS = 5_000_000
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX), so that bf16 matrix
+    products are faster than fp32 ones rather than emulated."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    try:
+        return any(bool(getattr(torch.cpu, probe)()) for probe in probes if hasattr(torch.cpu, probe))
+    except RuntimeError:
+        return False
+
+
+def linear_weights(model: torch.nn.Module) -> int:
+    """Weights in ``model``'s ``nn.Linear`` layers (Hugging Face's Conv1D ones too)."""
+    total = 0
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, torch.Tensor) and (isinstance(module, torch.nn.Linear)
+                                                 or type(module).__name__ == "Conv1D"):
+            total += weight.numel()
+    return total
+
+
+def resolve_precision(options: TrainerOptions, model: torch.nn.Module | None = None) -> TrainerOptions:
     """``precision: auto`` made concrete (a run records what it used): bf16-mixed on a GPU that
-    supports it, 32-true anywhere else."""
+    supports it, and on a CPU with native bf16 for a ``model`` dominated by matrix products (at
+    least ``CPU_BF16_LINEAR_WEIGHTS`` linear weights); 32-true anywhere else."""
     if options.precision != "auto":
         return options
     gpu = options.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    return dataclasses.replace(options, precision="bf16-mixed" if gpu and torch.cuda.is_bf16_supported()
-                               else "32-true")
+    if gpu:
+        return dataclasses.replace(options, precision="bf16-mixed" if torch.cuda.is_bf16_supported()
+                                   else "32-true")
+    cpu_bf16 = (options.accelerator in ("auto", "cpu") and model is not None
+                and linear_weights(model) >= CPU_BF16_LINEAR_WEIGHTS and cpu_has_native_bf16())
+    return dataclasses.replace(options, precision="bf16-mixed" if cpu_bf16 else "32-true")
 
 
 class _AppendingWriter(ExperimentWriter):

@@ -33,7 +33,7 @@ class TrainerOptions:
         accelerator: cpu, gpu, mps or auto.
         devices: How many devices (2), which ones (0,1), or auto.
         num_nodes: Machines taking part in a multi-node run.
-        precision: 32-true, bf16-mixed, 16-mixed or auto (bf16-mixed on a GPU that supports it, else 32-true).
+        precision: 32-true, bf16-mixed, 16-mixed or auto (bf16-mixed on a GPU that supports it, and for a large model on a CPU with native bf16; else 32-true).
         strategy: auto, ddp, ddp_spawn, fsdp or another Lightning strategy.
         accumulate_grad_batches: Batches whose gradients add up to one optimizer step.
         gradient_clip: Clip the gradient norm to this value (none: no clipping).
