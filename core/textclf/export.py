@@ -384,6 +384,7 @@ def quantize_int8(source: Path, target: Path, settings: Int8Settings = INT8_SETT
 
     model = onnx.load(str(source))
     split = _split_attention(model) if settings.split_attention else 0
+    unfused = _unfuse_slow_kernels(model) if settings.unfuse_slow_kernels else {}
     for i, node in enumerate(model.graph.node):
         if not node.name:  # exclusions go by name
             node.name = f"{node.op_type}_{i}"
@@ -397,19 +398,26 @@ def quantize_int8(source: Path, target: Path, settings: Int8Settings = INT8_SETT
         quantize_dynamic(model, str(target), op_types_to_quantize=list(settings.op_types),
                          per_channel=settings.per_channel, reduce_range=reduce_range,
                          weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
-    quantized = onnx.load(str(target))
+    quantized = onnx.load(str(target), load_external_data=False)
     if not any(t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
                for t in quantized.graph.initializer):
         raise ExportError(f"`quantize` int8: nothing in this model is of a kind it quantizes "
                           f"({', '.join(settings.op_types)} with constant weights); nothing was "
                           f"written; export without `quantize`")
-    unfused = _unfuse_slow_kernels(quantized) if settings.unfuse_slow_kernels else {}
-    if unfused:
-        onnx.save(quantized, str(target))
     return {"method": "dynamic", "weights": "int8", "per_channel": settings.per_channel,
             "op_types": list(settings.op_types), "attention_projections_split": split,
             "fp32_gemm": settings.keep_gemm, "excluded": list(settings.exclude),
             "reduce_range": reduce_range, "cpu_vnni": vnni, "unfused": unfused}
+
+
+def _opset(model: Any) -> int:
+    """The default-domain opset ``model`` imports."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), OPSET)
+
+
+def _used_names(graph: Any) -> set[str]:
+    """Names of the tensors ``graph``'s nodes read or it outputs."""
+    return {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
 
 
 def _unfuse_slow_kernels(model: Any) -> dict[str, int]:
@@ -419,8 +427,7 @@ def _unfuse_slow_kernels(model: Any) -> dict[str, int]:
     from onnx import helper
 
     graph = model.graph
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), OPSET)
-    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    opset, used = _opset(model), _used_names(graph)
     nodes: list[Any] = []
     counts = {"SkipLayerNormalization": 0, "BiasGelu": 0}
     for node in graph.node:
@@ -465,7 +472,7 @@ def _split_attention(model: Any) -> int:
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
     producers = {output: node for node in graph.node for output in node.output}
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), OPSET)
+    opset = _opset(model)
 
     def constant(name: str) -> np.ndarray | None:
         if name in initializers:
@@ -507,12 +514,12 @@ def _split_attention(model: Any) -> int:
     del graph.node[:]
     graph.node.extend(nodes)
     # The Concats that built the fused weights, and their pieces, when nothing else uses them.
-    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    used = _used_names(graph)
     unused = [node for node in graph.node if node.op_type == "Concat" and not used & set(node.output)
               and all(i in initializers for i in node.input)]
     for node in unused:
         graph.node.remove(node)
-    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    used = _used_names(graph)
     for tensor in [t for t in graph.initializer if t.name not in used]:
         graph.initializer.remove(tensor)
     return count
