@@ -41,7 +41,8 @@ def loaded_after(statement: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module", ["textclf", "textclf.runtime", "textclf.text", "textclf.plugins", "textclf.signing",
-                                    "textclf.run_config", "textclf.cli", "textclf.training.processes"])
+                                    "textclf.run_config", "textclf.cli", "textclf.training.processes",
+                                    "textclf.serve", "textclf.cli.serve"])
 def test_light_modules_never_import_training_libraries(module):
     loaded = loaded_after(f"import {module}")
     assert module in loaded

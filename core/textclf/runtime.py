@@ -93,16 +93,19 @@ class Bundle:
                            dict(zip(self.labels, map(float, row))), bool(cut))
                 for row, cut in zip(probabilities, truncated)]
 
+    def batch_logits(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
+        """The logits of one batch of encoded texts (rows of ``self.encoder``), padded together."""
+        return self._session_run(*pad_rows(rows, self.encoder.pad_id))
+
+    def _session_run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        try:
+            return self.session.run(None, dict(zip(self.input_names, (ids, mask))))[0]
+        except Exception as exc:  # onnxruntime's own errors derive from Exception alone
+            raise self._failed(exc, ids.shape) from exc
+
     def _run(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         rows, truncated = self.encoder.encode_batch_checked(texts)
-
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            try:
-                return self.session.run(None, dict(zip(self.input_names, (ids, mask))))[0]
-            except Exception as exc:  # onnxruntime's own errors derive from Exception alone
-                raise self._failed(exc, ids.shape) from exc
-
-        logits = batched(rows, batch_size, self.encoder.pad_id, len(self.labels), run,
+        logits = batched(rows, batch_size, self.encoder.pad_id, len(self.labels), self._session_run,
                          max_tokens=self.max_batch_tokens)
         return logits, np.array(truncated, dtype=bool)
 

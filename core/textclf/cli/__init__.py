@@ -18,6 +18,7 @@ from textclf.cli.export import export_command
 from textclf.cli.install import install, uninstall
 from textclf.cli.plugins import plugins
 from textclf.cli.predict import predict
+from textclf.cli.serve import serve_command
 from textclf.cli.session import session
 from textclf.cli.test import test
 from textclf.cli.train import train
@@ -45,7 +46,7 @@ class PluginGroup(click.Group):
 
 
 @click.group(cls=PluginGroup, context_settings=CONTEXT_SETTINGS,
-             commands=[plugins, train, test, export_command, predict, install, uninstall])
+             commands=[plugins, train, test, export_command, predict, serve_command, install, uninstall])
 @click.version_option(__version__, "-V", "--version", prog_name="textclf",
                       message="%(prog)s %(version)s")
 def cli() -> None:
