@@ -226,6 +226,17 @@ def test_api_key(start):
     assert call(server.url + "/health")[0] == 200
 
 
+def test_the_hugging_face_client_sends_the_key(start, monkeypatch):
+    from huggingface_hub import InferenceClient, constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    server = start(api_key="sesame")
+    assert InferenceClient(model=server.url, token="sesame").text_classification("a good film")
+    with pytest.raises(HfHubHTTPError, match="401"):
+        InferenceClient(model=server.url, token="wrong").text_classification("a good film")
+
+
 def test_unknown_routes_and_methods_are_json(start):
     server = start()
     status, body, _ = call(server.url + "/v1/nothing")
