@@ -320,6 +320,22 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(trained, bundle):
         call(url + "/health")
 
 
+def test_workers_share_one_view_of_the_metrics(trained, bundle):
+    process, url = serve_process(trained, "--workers", "2")
+    try:
+        for i in range(12):
+            status, body, _ = call(url, {"inputs": ["a good film", f"awful {i}"]})
+            assert status == 200 and body[0][0]["label"] == bundle.predict(["a good film"])[0]
+        status, text, _ = call(url + "/metrics")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("textclf_texts_total", ())] == 24  # both workers' texts, whichever answered
+    assert samples[("textclf_requests_total", (("route", "predict"), ("status", "200")))] == 12
+
+
 def test_ten_thousand_requests_in_a_row_keep_memory_flat(trained):
     process, url = serve_process(trained)
     port = int(url.rsplit(":", 1)[1])

@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -49,6 +50,8 @@ from textclf.runtime import Bundle
 
 #: The settings ``textclf serve --workers N`` hands each worker process.
 SETTINGS_ENV = "TEXTCLF_SERVE_SETTINGS"
+#: Where prometheus-client's workers share their metrics (set by ``serve`` for ``--workers``).
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FUNCTIONS = ("softmax", "sigmoid", "none")
 #: Latency buckets, in seconds: from a cached short text to a long queue.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -97,16 +100,20 @@ def error_response(status: int, error_type: str, message: str, headers: dict[str
 
 
 class Metrics:
-    """The server's Prometheus metrics, in a registry of their own."""
+    """The server's Prometheus metrics, in a registry of their own. Under ``--workers`` (when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set) every worker writes its values there and ``exposition``
+    sums them, so that any worker's /metrics reports the whole server."""
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        self.shared = bool(os.environ.get(MULTIPROCESS_ENV))
         self.requests = Counter("textclf_requests", "HTTP requests answered, by route and status.",
                                 ["route", "status"], registry=registry)
         self.texts = Counter("textclf_texts", "Texts classified.", registry=registry)
         self.truncated = Counter("textclf_truncated_texts", "Texts cut to the model's max length.",
                                  registry=registry)
-        self.queue = Gauge("textclf_queue_texts", "Texts waiting for a batch.", registry=registry)
+        self.queue = Gauge("textclf_queue_texts", "Texts waiting for a batch.", registry=registry,
+                           multiprocess_mode="livesum")
         self.batch_texts = Histogram("textclf_batch_texts", "Texts per batch run.", registry=registry,
                                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
         self.batch_tokens = Histogram("textclf_batch_tokens", "Padded tokens per batch run.", registry=registry,
@@ -117,6 +124,16 @@ class Metrics:
                                    registry=registry, buckets=LATENCY_BUCKETS)
         self.latency = Histogram("textclf_request_seconds", "Time to answer a request, by route.",
                                  ["route"], registry=registry, buckets=LATENCY_BUCKETS)
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format: this process's, or every worker's summed."""
+        if not self.shared:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)
+        return generate_latest(combined)
 
 
 @dataclass
@@ -403,7 +420,7 @@ class Server:
 
     async def metrics_page(self, request: Request) -> Response:
         self.authorized(request)
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def page(self, request: Request) -> Response:
         return HTMLResponse(page_html(self.describe()))
@@ -478,8 +495,11 @@ def serve(settings: ServeSettings, bundle: Bundle | None = None, log_level: str 
     previous = signal.signal(signal.SIGTERM, lambda *_: None) if main else None
     try:
         if settings.workers > 1:
-            os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
-            uvicorn.run("textclf.serve:app_from_environment", factory=True, workers=settings.workers, **common)
+            with tempfile.TemporaryDirectory(prefix="textclf-serve-metrics-") as shared:
+                os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+                os.environ[MULTIPROCESS_ENV] = shared  # read by each worker's prometheus-client
+                uvicorn.run("textclf.serve:app_from_environment", factory=True, workers=settings.workers,
+                            **common)
         else:
             uvicorn.run(create_app(settings, bundle), **common)
     finally:
