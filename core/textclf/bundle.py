@@ -37,6 +37,11 @@ MANIFEST = "textclf.json"
 SIGNATURE = "textclf.sig"
 #: The model's inputs, in the order the runtime passes them.
 INPUTS = ["input_ids", "attention_mask"]
+#: What a bundle's scores mean: one label per text (softmax; the default, and every bundle
+#: written before tasks were recorded), or any set of labels per text (a sigmoid per label,
+#: each compared with its own threshold from ``thresholds``).
+SINGLE_LABEL, MULTI_LABEL = "single_label", "multi_label"
+TASKS = (SINGLE_LABEL, MULTI_LABEL)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -134,6 +139,12 @@ def check_fields(path: Path, manifest: dict[str, Any]) -> None:
         raise wrong("truncation", f"one of {', '.join(TRUNCATIONS)}")
     if manifest.get("inputs") != INPUTS:
         raise wrong("inputs", json.dumps(INPUTS))
+    task = manifest.get("task", SINGLE_LABEL)
+    if task not in TASKS:
+        raise wrong("task", f"one of {', '.join(TASKS)}")
+    if task == MULTI_LABEL and not _thresholds(manifest.get("thresholds"), len(labels)):
+        raise wrong("thresholds", f"a list of {len(labels)} decision thresholds (one per label), each "
+                                  f"above 0 and below 1")
     for field, (valid, wanted) in _INFORMATIONAL.items():
         if field in manifest and not valid(manifest[field]):
             raise wrong(field, wanted)
@@ -173,6 +184,11 @@ def _count(value: Any, least: int) -> bool:
 
 def _names(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(x, str) and x for x in value)
+
+
+def _thresholds(value: Any, count: int) -> bool:
+    return (isinstance(value, list) and len(value) == count
+            and all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1 for t in value))
 
 
 def _plain_name(name: Any) -> bool:
@@ -274,8 +290,10 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
     rows = [f"| {split} | {values.get('acc', float('nan')):.4f} | {values.get('f1', float('nan')):.4f} "
             f"| {values.get('loss', float('nan')):.4f} |" for split, values in run["metrics"].items()]
     int8 = manifest.get("checks", {}).get("int8")
+    multi = manifest.get("task") == MULTI_LABEL
+    metric = "micro-F1" if int8 is not None and int8.get("metric") == "micro_f1" else "accuracy"
     note = "" if int8 is None else (
-        f"\n\nThis bundle holds the int8 (dynamically quantized) model: validation accuracy "
+        f"\n\nThis bundle holds the int8 (dynamically quantized) model: validation {metric} "
         f"{int8['accuracy']['int8']:.4f} against {int8['accuracy']['fp32']:.4f} for fp32, the same "
         f"prediction on {int8['agreement']:.2%} of {int8['texts']} texts.")
     template = (resources.files("textclf") / "templates" / "model_card.md.tmpl").read_text(encoding="utf-8")
@@ -284,5 +302,10 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
         data=run["data"], model=run["model"], lit_model=run["lit_model"],
         plugins=", ".join(f"{k} {v}" for k, v in producer["plugins"].items()),
         metric_rows="\n".join(rows), int8_note=note, num_labels=len(manifest["labels"]),
+        metric_header="subset accuracy | micro-F1" if multi else "accuracy | macro-F1",
+        task_note="" if not multi else (
+            "\n\nMulti-label: a text gets every label whose own sigmoid probability reaches its threshold "
+            "(tuned on the validation split): " + ", ".join(
+                f"{label} {t:.3f}" for label, t in zip(manifest["labels"], manifest["thresholds"])) + "."),
         max_length=manifest["max_length"], truncation=manifest["truncation"],
         config=yaml.safe_dump(config, sort_keys=False).rstrip())

@@ -565,14 +565,22 @@ def _quantize(bundle_dir: Path, texts: Texts, echo: Echo, max_drop: float | None
     int8_path.replace(fp32_path)
     int8 = _score(runtime.load(bundle_dir, provider="cpu", verify_files=False), sample)
     n = len(sample)
-    accuracy = {name: float((result["predictions"] == labels).mean()) for name, result in
-                (("fp32", fp32), ("int8", int8))}
-    agreement = float((fp32["predictions"] == int8["predictions"]).mean())
-    drop = paired_drop(fp32["predictions"] == labels, int8["predictions"] == labels)
+    multi = labels.ndim == 2  # multi-label: gated on micro-F1 instead of accuracy
+    metric = "micro-F1" if multi else "accuracy"
+    if multi:
+        accuracy = {name: micro_f1(result["predictions"], labels) for name, result in
+                    (("fp32", fp32), ("int8", int8))}
+        agreement = float((fp32["predictions"] == int8["predictions"]).all(axis=1).mean())
+        drop = paired_f1_drop(fp32["predictions"], int8["predictions"], labels)
+    else:
+        accuracy = {name: float((result["predictions"] == labels).mean()) for name, result in
+                    (("fp32", fp32), ("int8", int8))}
+        agreement = float((fp32["predictions"] == int8["predictions"]).mean())
+        drop = paired_drop(fp32["predictions"] == labels, int8["predictions"] == labels)
     low, high = drop["ci95"]
     sizes = {"fp32": fp32["bytes"], "int8": int8["bytes"]}
     counted = f"{n:,} texts" if n == len(texts.texts) else f"{n:,} of {len(texts.texts):,} texts"
-    echo(f"int8: {counted} ({texts.source}): accuracy {accuracy['fp32']:.4f} -> {accuracy['int8']:.4f}, "
+    echo(f"int8: {counted} ({texts.source}): {metric} {accuracy['fp32']:.4f} -> {accuracy['int8']:.4f}, "
          f"drop {drop['points']:.2f} points (95% CI {low:.2f} to {high:.2f}; limit {limit:.2f}), "
          f"agreement with fp32 {agreement:.2%}")
     echo(f"  size {format_bytes(sizes['fp32'])} -> {format_bytes(sizes['int8'])}, speed "
@@ -582,14 +590,16 @@ def _quantize(bundle_dir: Path, texts: Texts, echo: Echo, max_drop: float | None
         echo(f"note: the int8 check scored only {n:,} texts, where one text is {100 / n:.2f} points "
              f"of accuracy: a weak gate; a larger validation split makes it a stronger one")
     if drop["points"] > limit + 1e-9:
-        raise ExportError(f"int8 quantization lost {drop['points']:.2f} points of accuracy on {n:,} texts "
+        raise ExportError(f"int8 quantization lost {drop['points']:.2f} points of {metric} on {n:,} texts "
                           f"of the {texts.source} (95% CI {low:.2f} to {high:.2f}; limit {limit:.2f}, "
                           f"`max_accuracy_drop`); nothing was written; export without `quantize`, or "
                           f"allow a larger drop with `max_accuracy_drop`")
+    interval = ("95%, paired bootstrap over texts (2,000 resamples)" if multi else
+                "95%, normal approximation for paired proportions (from the discordant pairs)")
     return {"texts": n, "of": len(texts.texts), "source": texts.source, "accuracy": accuracy,
+            **({"metric": "micro_f1"} if multi else {}),
             "agreement": agreement,
-            "accuracy_drop": {**drop, "interval": "95%, normal approximation for paired proportions "
-                                                  "(from the discordant pairs)"},
+            "accuracy_drop": {**drop, "interval": interval},
             "max_accuracy_drop": limit,
             "rule": "refused when accuracy_drop.points > max_accuracy_drop (both in points)",
             "weak_gate": n < INT8_FEW_TEXTS, "bytes": sizes,
@@ -607,9 +617,41 @@ def _describe(settings: dict[str, Any]) -> str:
             f"reduce_range {'on' if settings['reduce_range'] else 'off'} ({vnni})")
 
 
+def micro_f1(predictions: np.ndarray, labels: np.ndarray) -> float:
+    """Micro-averaged F1 of 0/1 label matrices (1.0 when neither has a positive)."""
+    tp = int((predictions & labels).sum())
+    wrong = int((predictions != labels).sum())
+    return 1.0 if tp + wrong == 0 else 2 * tp / (2 * tp + wrong)
+
+
+def paired_f1_drop(fp32: np.ndarray, int8: np.ndarray, labels: np.ndarray,
+                   resamples: int = 2000) -> dict[str, Any]:
+    """The micro-F1 drop from fp32 to int8 on the same texts, in points, with a 95% paired
+    bootstrap interval (texts resampled with replacement; seeded, so repeatable)."""
+    def counts(predictions: np.ndarray) -> np.ndarray:  # per text: 2 x true positives, errors
+        return np.stack([2 * (predictions & labels).sum(axis=1), (predictions != labels).sum(axis=1)], axis=1)
+
+    a, b = counts(fp32), counts(int8)
+
+    def f1(c: np.ndarray) -> np.ndarray:
+        total = c[..., 0] + c[..., 1]
+        return np.where(total > 0, c[..., 0] / np.maximum(total, 1), 1.0)
+
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(labels), size=(resamples, len(labels)))
+    differences = 100 * (f1(a[picks].sum(axis=1)) - f1(b[picks].sum(axis=1)))
+    points = 100 * (micro_f1(fp32, labels) - micro_f1(int8, labels))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {"points": float(points), "ci95": [float(low), float(high)]}
+
+
 def _score(bundle: runtime.Bundle, texts: list[str]) -> dict[str, Any]:
     start = time.perf_counter()
-    predictions = bundle.logits(texts, batch_size=32).argmax(axis=1)
+    logits = bundle.logits(texts, batch_size=32)
+    if bundle.thresholds is not None:  # multi-label: each text's 0/1 row of labels
+        predictions = (bundle.probabilities(logits) >= bundle.thresholds).astype(np.int64)
+    else:
+        predictions = logits.argmax(axis=1)
     seconds = time.perf_counter() - start
     return {"predictions": predictions, "per_second": len(texts) / max(seconds, 1e-9),
             "bytes": (bundle.directory / bundle.manifest["model"]).stat().st_size}
@@ -621,9 +663,15 @@ def _manifest(run: RunDir, resolved: RunConfig, model: BaseModel, config: dict[s
     if run.metrics_file.is_file():
         recorded = json.loads(run.metrics_file.read_text())
         metrics = {split: recorded[split] for split in ("val", "test") if split in recorded}
+    task: dict[str, Any] = {}
+    recorded = json.loads(run.metrics_file.read_text()) if run.metrics_file.is_file() else {}
+    if recorded.get("task") == "multi_label" or model.multi_label:
+        thresholds = (recorded.get("thresholds") or {}).get("values") or [0.5] * model.num_labels
+        task = {"task": "multi_label", "thresholds": [float(t) for t in thresholds]}
     return {
         "format": runtime.FORMAT,
         "model": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "card": CARD_FILE,
+        **task,
         "labels": list(model.labels), "max_length": model.max_length,
         "truncation": model.truncation, "pad_id": model.encoder.pad_id,
         "inputs": INPUTS, "outputs": OUTPUTS, "input_dtype": "int64",

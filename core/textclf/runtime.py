@@ -48,12 +48,16 @@ class PredictionError(TextclfError):
 
 @dataclass(frozen=True)
 class Prediction:
-    """One text's label, its probability, every label's probability, and whether it was cut."""
+    """One text's most probable label and its probability, every label's probability, whether
+    the text was cut, and ``labels``: the labels it is given (that one label in a single-label
+    bundle; in a multi-label bundle every label at or over its threshold, most probable first,
+    perhaps none)."""
 
     label: str
     probability: float
     probabilities: dict[str, float]
     truncated: bool
+    labels: tuple[str, ...] = ()
 
 
 def verify(directory: str | Path, *, trusted_keys: Sequence[str | Path] | None = None) -> dict[str, Any]:
@@ -73,24 +77,46 @@ class Bundle:
         self.max_batch_tokens = max_batch_tokens
         self.labels: list[str] = list(manifest["labels"])
         self.input_names: list[str] = list(manifest["inputs"])
+        #: "single_label" (softmax, one label per text) or "multi_label" (a sigmoid per label).
+        self.task: str = manifest.get("task", bundle.SINGLE_LABEL)
+        self.multi_label = self.task == bundle.MULTI_LABEL
+        #: Per-label decision thresholds of a multi-label bundle (None for single-label).
+        self.thresholds = np.array(manifest["thresholds"], dtype=np.float64) if self.multi_label else None
 
     def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self._run(list(texts), batch_size)[0]
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Probabilities, one row per text and one column per label (``self.labels``)."""
-        return softmax(self.logits(texts, batch_size))
+        """Probabilities, one row per text and one column per label (``self.labels``): a
+        softmax over the labels, or in a multi-label bundle each label's own sigmoid."""
+        return self.probabilities(self.logits(texts, batch_size))
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[str]:
-        """The most probable label of each text."""
-        return [self.labels[i] for i in self.logits(texts, batch_size).argmax(axis=1)]
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """The model's ``logits`` as this bundle's task reads them."""
+        return sigmoid(logits) if self.multi_label else softmax(logits)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[str] | list[list[str]]:
+        """The most probable label of each text; in a multi-label bundle, each text's list of
+        labels at or over their thresholds (most probable first; perhaps empty)."""
+        logits = self.logits(texts, batch_size)
+        if self.multi_label:
+            return [list(self.chosen(row)) for row in sigmoid(logits)]
+        return [self.labels[i] for i in logits.argmax(axis=1)]
+
+    def chosen(self, probabilities: np.ndarray) -> tuple[str, ...]:
+        """The labels one text's ``probabilities`` give it: the most probable one, or in a
+        multi-label bundle those at or over their thresholds, most probable first."""
+        if self.thresholds is None:
+            return (self.labels[int(probabilities.argmax())],)
+        order = np.argsort(-probabilities, kind="stable")
+        return tuple(self.labels[i] for i in order if probabilities[i] >= self.thresholds[i])
 
     def classify(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-        """Label, probabilities and truncation of each text."""
+        """Label(s), probabilities and truncation of each text."""
         logits, truncated = self._run(list(texts), batch_size)
-        probabilities = softmax(logits)
+        probabilities = self.probabilities(logits)
         return [Prediction(self.labels[int(row.argmax())], float(row.max()),
-                           dict(zip(self.labels, map(float, row))), bool(cut))
+                           dict(zip(self.labels, map(float, row))), bool(cut), self.chosen(row))
                 for row, cut in zip(probabilities, truncated)]
 
     def batch_logits(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
@@ -143,6 +169,12 @@ def batched(rows: Sequence[Sequence[int]], batch_size: int, pad_id: int, width_o
     for chosen in batches([len(r) for r in rows], batch_size, max_tokens):
         out[chosen] = run(*pad_rows([rows[i] for i in chosen], pad_id))
     return out
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Each logit's own probability (multi-label), computed without overflow."""
+    x = logits.astype(np.float64)
+    return np.exp(-np.logaddexp(0.0, -x))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

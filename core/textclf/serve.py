@@ -249,9 +249,9 @@ class Query:
     function: str
 
 
-def parse_query(body: bytes, settings: ServeSettings) -> Query:
+def parse_query(body: bytes, settings: ServeSettings, default_function: str = "softmax") -> Query:
     """The texts and parameters of a text-classification request; ApiError (422, 413) when the
-    body is not one."""
+    body is not one. ``default_function``: the bundle's own (sigmoid for a multi-label one)."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -288,7 +288,7 @@ def parse_query(body: bytes, settings: ServeSettings) -> Query:
     top_k = parameters.get("top_k")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ApiError(422, "validation", f'"top_k" {top_k!r}: must be a whole number, 1 or more')
-    function = parameters.get("function_to_apply") or "softmax"
+    function = parameters.get("function_to_apply") or default_function
     if function not in FUNCTIONS:
         raise ApiError(422, "validation", f'"function_to_apply" {function!r}: choose one of '
                        f"{', '.join(FUNCTIONS)}")
@@ -299,7 +299,7 @@ def scores(logits: np.ndarray, function: str) -> np.ndarray:
     if function == "softmax":
         return runtime.softmax(logits)
     if function == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return runtime.sigmoid(logits)
     return logits.astype(np.float64)
 
 
@@ -373,11 +373,12 @@ class Server:
 
     async def predict(self, request: Request) -> Response:
         self.authorized(request)
-        query = parse_query(await self.body(request), self.settings)
         if not self.ready or self.batcher is None:
             raise ApiError(503, "unavailable", "the model is not loaded yet, or the server is stopping; "
                            "retry shortly", headers={"Retry-After": "1"})
         bundle = self.load()
+        query = parse_query(await self.body(request), self.settings,
+                            "sigmoid" if bundle.multi_label else "softmax")
         loop = asyncio.get_running_loop()
         rows, truncated = await loop.run_in_executor(None, bundle.encoder.encode_batch_checked, query.texts)
         try:
@@ -409,7 +410,9 @@ class Server:
         return {"model": {"run": manifest.get("run"), "quantization": manifest.get("quantization"),
                           "producer": manifest.get("producer"), "format": manifest.get("format"),
                           "checks": manifest.get("checks")},
-                "labels": bundle.labels, "max_length": manifest["max_length"],
+                "labels": bundle.labels, "task": bundle.task,
+                "thresholds": None if bundle.thresholds is None else bundle.thresholds.tolist(),
+                "max_length": manifest["max_length"],
                 "truncation": manifest["truncation"], "bundle": str(bundle.directory),
                 "bundle_digest": runtime.manifest_digest(manifest),
                 "provider": bundle.session.get_providers()[0],

@@ -136,7 +136,10 @@ def chunks(texts: Iterable[str], size: int, chars: int) -> Iterator[list[str]]:
 
 def render(results: list[dict[str, Any]], labels: list[str], fmt: str, *, first: bool = True) -> str:
     """A chunk of predictions in ``fmt``: the ``first`` chunk opens the output (the JSON array's
-    ``[``, the CSV header), ``closing(fmt)`` ends it; in the table format, each is a table."""
+    ``[``, the CSV header), ``closing(fmt)`` ends it; in the table format, each is a table.
+    Results of a multi-label bundle carry ``labels`` (a list) instead of ``label`` and
+    ``probability``: the CSV's ``labels`` column joins them with ``;``."""
+    multi = bool(results) and "labels" in results[0]
     if fmt == "json":
         items = (_json(r, indent=2).replace("\n", "\n  ") for r in results)
         return ("[\n  " if first else ",\n  ") + ",\n  ".join(items)
@@ -145,22 +148,26 @@ def render(results: list[dict[str, Any]], labels: list[str], fmt: str, *, first:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
+        chosen = ["labels"] if multi else ["label", "probability"]
         if first:
-            writer.writerow(["text", "label", "probability", *(f"p_{label}" for label in labels), "truncated"])
+            writer.writerow(["text", *chosen, *(f"p_{label}" for label in labels), "truncated"])
         for r in results:
-            writer.writerow([r["text"], r["label"], f"{r['probability']:.6f}",
-                             *(f"{r['probabilities'][label]:.6f}" for label in labels), r["truncated"]])
+            given = [";".join(r["labels"])] if multi else [r["label"], f"{r['probability']:.6f}"]
+            writer.writerow([r["text"], *given, *(f"{r['probabilities'][label]:.6f}" for label in labels),
+                             r["truncated"]])
         return buffer.getvalue()
     from rich.console import Console, JustifyMethod
     from rich.table import Table
 
     table = Table()
-    columns: tuple[tuple[str, JustifyMethod], ...] = (("label", "left"), ("probability", "right"), ("text", "left"))
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        (("labels", "left"),) if multi else (("label", "left"), ("probability", "right"))) + (("text", "left"),)
     for column, justify in columns:
         table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column == "text")
     for r in results:
         shown = " ".join(r["text"].split())
-        table.add_row(r["label"], f"{r['probability']:.4f}", shown[:100] + ("…" if len(shown) > 100 else ""))
+        given = [", ".join(r["labels"]) or "(none)"] if multi else [r["label"], f"{r['probability']:.4f}"]
+        table.add_row(*given, shown[:100] + ("…" if len(shown) > 100 else ""))
     buffer = io.StringIO()
     Console(file=buffer, width=120, highlight=False).print(table)
     return buffer.getvalue()
@@ -264,8 +271,9 @@ def predict(bundle_path: Path, texts: tuple[str, ...], source: str | None, input
     with destination(output) as write:
         for chunk in itertools.chain([first], stream):
             predictions = bundle.classify(chunk, batch_size=batch_size)
-            results = [{"text": text, "label": p.label, "probability": p.probability,
-                        "probabilities": p.probabilities, "truncated": p.truncated}
+            results = [({"text": text, "labels": list(p.labels)} if bundle.multi_label else
+                        {"text": text, "label": p.label, "probability": p.probability})
+                       | {"probabilities": p.probabilities, "truncated": p.truncated}
                        for text, p in zip(chunk, predictions)]
             write(render(results, bundle.labels, fmt, first=count == 0))
             count += len(chunk)

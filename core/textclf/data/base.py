@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from textclf.data import cache
 from textclf.data.batching import Collator, LengthGroupedBatchSampler, SortedBatchSampler, TokenDataset
-from textclf.data.examples import SPLITS, Examples, label_indices, stratified_split
+from textclf.data.examples import SPLITS, Examples, label_indices, label_matrix, stratified_split
 from textclf.errors import OptionError, TextclfError
 from textclf.options import RecordsOptions
 from textclf.text import TextEncoder
@@ -72,6 +72,12 @@ class BaseDataModule(RecordsOptions, pl.LightningDataModule):
         """The raw examples of ``split`` ("train", "val" or "test"), or ``None`` if it has none."""
         raise NotImplementedError
 
+    def multi_label(self) -> bool:
+        """Whether a text may carry any number of the labels (none included): then
+        ``load_split`` gives each text a list of labels, and training fits a sigmoid per label.
+        Called after ``prepare_data``; single-label (False) unless a subclass says otherwise."""
+        return False
+
     def fingerprint(self) -> Any:
         """What identifies the raw data beyond the options (e.g. file hashes); JSON-serialisable."""
         return None
@@ -124,8 +130,12 @@ class BaseDataModule(RecordsOptions, pl.LightningDataModule):
         return list(train.texts), self._indices(train, "train")
 
     def _indices(self, examples: Examples, split: str) -> np.ndarray:
+        """Label indices, or for multi-label data a 0/1 matrix (texts x labels)."""
+        where = f"{self._name} {split} split"
         try:
-            return label_indices(examples.labels, self.label_names(), f"{self._name} {split} split")
+            if self.multi_label():
+                return label_matrix(examples.labels, self.label_names(), where)  # type: ignore[arg-type]
+            return label_indices(examples.labels, self.label_names(), where)  # type: ignore[arg-type]
         except ValueError as exc:
             raise TextclfError(str(exc)) from None
 

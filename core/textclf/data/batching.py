@@ -25,7 +25,8 @@ PAD_MULTIPLE = 8
 
 
 class TokenDataset(Dataset):
-    """Rows of a tokenized split: ``(token ids, label)``."""
+    """Rows of a tokenized split: ``(token ids, label)``; for multi-label data the label is the
+    row of the 0/1 label matrix."""
 
     def __init__(self, split: TokenizedSplit) -> None:
         self.split = split
@@ -33,8 +34,9 @@ class TokenDataset(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.split.row(index), int(self.split.labels[index])
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int | np.ndarray]:
+        label = self.split.labels[index]
+        return self.split.row(index), (label if self.split.labels.ndim == 2 else int(label))
 
 
 class Collator:
@@ -43,12 +45,15 @@ class Collator:
     def __init__(self, pad_id: int) -> None:
         self.pad_id = pad_id
 
-    def __call__(self, rows: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tensor]:
+    def __call__(self, rows: list[tuple[np.ndarray, int | np.ndarray]]) -> dict[str, torch.Tensor]:
         input_ids, mask = pad_rows([ids for ids, _ in rows], self.pad_id, PAD_MULTIPLE)
+        labels = [label for _, label in rows]
         return {
             "input_ids": torch.from_numpy(input_ids),
             "attention_mask": torch.from_numpy(mask),
-            "labels": torch.tensor([label for _, label in rows], dtype=torch.long),
+            # Class indices, or multi-label 0/1 rows as the floats a BCE loss takes.
+            "labels": (torch.from_numpy(np.stack(labels)).float() if labels and isinstance(labels[0], np.ndarray)
+                       else torch.tensor(labels, dtype=torch.long)),
         }
 
 

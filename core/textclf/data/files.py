@@ -22,26 +22,36 @@ class Files(BaseDataModule):
     """Examples from CSV, TSV or JSONL files with a text column and a label column.
 
     Labels may be strings or integers; the label set is the one found in the training file.
+    Multi-label data gives each text a set of labels, perhaps empty: a JSON list
+    (``"labels": ["drama", "comedy"]``), or a CSV/TSV cell split at `label_delimiter`.
 
     Args:
         train: Training file (.csv, .tsv or .jsonl).
         val: Validation file; without one, val-fraction of train is held out.
         test: Test file, evaluated at the end of training.
         text_column: Column (or JSON field) holding the text.
-        label_column: Column (or JSON field) holding the label.
+        label_column: Column (or JSON field) holding the label (or the labels).
         format: File format; auto goes by the file extension.
+        multi_label: Each text has a set of labels (implied by a label-delimiter, or by JSON lists
+            of labels in the training file).
+        label_delimiter: What separates a text's labels in one CSV/TSV cell (or JSON string), e.g. ";".
     """
 
-    version = "1"
+    version = "2"
 
     def __init__(self, train: Path, val: Path | None = None, test: Path | None = None,
                  text_column: str = "text", label_column: str = "label", format: Format = "auto",
-                 **kwargs: Any) -> None:
+                 multi_label: bool = False, label_delimiter: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if label_delimiter is not None and (not label_delimiter or label_delimiter.isspace()):
+            raise OptionError(f"`label_delimiter` {label_delimiter!r}: must be a visible character "
+                              f"or string, e.g. ';'")
         self.paths = {"train": Path(train), "val": Path(val) if val else None,
                       "test": Path(test) if test else None}
         self.text_column, self.label_column, self.format = text_column, label_column, format
-        self._rows: dict[str, tuple[list[str], list[str], list[int]]] = {}
+        self.label_delimiter = label_delimiter
+        self._declared_multi = multi_label or label_delimiter is not None
+        self._rows: dict[str, tuple[list[str], list[Any], list[int]]] = {}
 
     def prepare_data(self) -> None:
         for split in SPLITS:
@@ -51,8 +61,15 @@ class Files(BaseDataModule):
     def fingerprint(self) -> Any:
         return {split: file_sha256(path) for split, path in self.paths.items() if path is not None}
 
+    def multi_label(self) -> bool:
+        return self._declared_multi or any(isinstance(label, tuple) for label in self._read("train")[1])
+
     def label_names(self) -> list[str]:
-        labels = set(self._read("train")[1])
+        found = self._read("train")[1]
+        labels = {name for item in found for name in item} if self.multi_label() else set(found)
+        if len(labels) < 2 and self.multi_label():
+            raise TextclfError(f"{self.paths['train']}: the label sets name {len(labels)} label(s) in all; "
+                               f"a classifier needs at least two")
         if all(_INTEGER.match(label) for label in labels):
             return sorted(labels, key=int)
         return sorted(labels)
@@ -61,18 +78,23 @@ class Files(BaseDataModule):
         if self.paths[split] is None:
             return None
         texts, labels, lines = self._read(split)
+        multi = self.multi_label()
+        if multi:
+            labels = [item if isinstance(item, tuple) else _split_labels(item, self.label_delimiter)
+                      for item in labels]
         if split != "train":
             known = set(self.label_names())
-            for label, line in zip(labels, lines):
-                if label not in known:
-                    raise TextclfError(
-                        f"{self.paths[split]} line {line}: label {label!r} does not occur in the "
-                        f"training data (labels: {', '.join(self.label_names())})"
-                    )
-        return Examples(texts, labels)
+            for item, line in zip(labels, lines):
+                for label in (item if multi else (item,)):
+                    if label not in known:
+                        raise TextclfError(
+                            f"{self.paths[split]} line {line}: label {label!r} does not occur in the "
+                            f"training data (labels: {', '.join(self.label_names())})"
+                        )
+        return Examples(texts, [list(item) for item in labels] if multi else labels)
 
     # -- reading -----------------------------------------------------------------------------------
-    def _read(self, split: str) -> tuple[list[str], list[str], list[int]]:
+    def _read(self, split: str) -> tuple[list[str], list[Any], list[int]]:
         if split not in self._rows:
             path = self.paths[split]
             assert path is not None
@@ -81,8 +103,9 @@ class Files(BaseDataModule):
                 raise OptionError(f"`{split}` {path}: unknown file type '{path.suffix}'; use .csv, "
                                   f".tsv or .jsonl, or set `format`")
             text = _decode(path, split)
-            rows = _jsonl(text, path, self.text_column, self.label_column) if fmt == "jsonl" else \
-                _delimited(text, path, "\t" if fmt == "tsv" else ",", self.text_column, self.label_column)
+            rows = _jsonl(text, path, self.text_column, self.label_column, self.label_delimiter) \
+                if fmt == "jsonl" else _delimited(text, path, "\t" if fmt == "tsv" else ",", self.text_column,
+                                                  self.label_column, self.label_delimiter)
             if not rows[0]:
                 raise TextclfError(f"{path}: no examples, only a header; add rows below it")
             self._rows[split] = rows
@@ -110,8 +133,15 @@ def _decode(path: Path, option: str) -> str:
         ) from None
 
 
+def _split_labels(cell: str, delimiter: str | None) -> tuple[str, ...]:
+    """One text's labels from a cell: split at ``delimiter``, each stripped, empty ones dropped;
+    without a delimiter the cell is one label (or none, when empty)."""
+    parts = cell.split(delimiter) if delimiter else [cell]
+    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
 def _delimited(text: str, path: Path, delimiter: str, text_column: str,
-               label_column: str) -> tuple[list[str], list[str], list[int]]:
+               label_column: str, label_delimiter: str | None = None) -> tuple[list[str], list[Any], list[int]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -145,12 +175,13 @@ def _delimited(text: str, path: Path, delimiter: str, text_column: str,
                 f"{path} line {line}: {len(row)} fields where the header has {len(header)}; quote "
                 f"fields that contain '{delimiter if delimiter != chr(9) else 'tab'}'"
             )
-        _append(texts, labels, lines, row[t], row[lab].strip(), path, line, text_column, label_column)
+        label: Any = _split_labels(row[lab], label_delimiter) if label_delimiter else row[lab].strip()
+        _append(texts, labels, lines, row[t], label, path, line, text_column, label_column)
     return texts, labels, lines
 
 
-def _jsonl(text: str, path: Path, text_column: str,
-           label_column: str) -> tuple[list[str], list[str], list[int]]:
+def _jsonl(text: str, path: Path, text_column: str, label_column: str,
+           label_delimiter: str | None = None) -> tuple[list[str], list[Any], list[int]]:
     texts: list[str] = []
     labels: list[str] = []
     lines: list[int] = []
@@ -163,22 +194,28 @@ def _jsonl(text: str, path: Path, text_column: str,
                 raise OptionError(f"{path} line {line}: no field {field!r} (fields: "
                                   f"{', '.join(record)}); name the right one with `{option}`")
         label = record[label_column]
-        if isinstance(label, bool) or not isinstance(label, (str, int)):
-            raise TextclfError(
-                f"{path} line {line}: label {label!r} is not a string or an integer"
-            )
         value = record[text_column]
         if not isinstance(value, str):
             raise TextclfError(f"{path} line {line}: text {value!r} is not a string")
-        _append(texts, labels, lines, value, str(label).strip(), path, line, text_column, label_column)
+        if isinstance(label, list):  # a set of labels: multi-label data
+            if not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in label):
+                raise TextclfError(f"{path} line {line}: labels {label!r} must be strings or integers")
+            label = tuple(dict.fromkeys(str(x).strip() for x in label if str(x).strip()))
+        elif isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise TextclfError(
+                f"{path} line {line}: label {label!r} is not a string or an integer"
+            )
+        else:
+            label = _split_labels(str(label), label_delimiter) if label_delimiter else str(label).strip()
+        _append(texts, labels, lines, value, label, path, line, text_column, label_column)
     return texts, labels, lines
 
 
-def _append(texts: list[str], labels: list[str], lines: list[int], text: str, label: str,
+def _append(texts: list[str], labels: list[Any], lines: list[int], text: str, label: str | tuple[str, ...],
             path: Path, line: int, text_column: str, label_column: str) -> None:
     if not text.strip():
         raise TextclfError(f"{path} line {line}: empty text in {text_column!r}")
-    if not label:
+    if label == "":  # an empty label set is a multi-label text no label applies to
         raise TextclfError(f"{path} line {line}: empty label in {label_column!r}")
     texts.append(text)
     labels.append(label)

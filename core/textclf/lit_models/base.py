@@ -16,7 +16,10 @@ class BaseLitModel(pl.LightningModule):
 
     A subclass defines the regime: ``training_step`` and friends, ``configure_optimizers``.
     The pipeline keeps the checkpoint that scores best on ``monitor`` (``monitor_mode``), and
-    reads ``confusion`` (rows: true label, columns: predicted) after testing when it is set.
+    reads ``confusion`` (rows: true label, columns: predicted) after testing when it is set. On
+    multi-label data (``model.multi_label``) it reads ``per_label`` instead (lists, one value
+    per label, under "precision", "recall", "f1" and "support") and ``thresholds`` (each
+    label's decision threshold, which the exported bundle applies; 0.5 each when not set).
     """
 
     monitor: ClassVar[str] = "val/f1"
@@ -26,6 +29,8 @@ class BaseLitModel(pl.LightningModule):
         super().__init__()
         self.model = model
         self.confusion: torch.Tensor | None = None
+        self.per_label: dict[str, list[float]] | None = None
+        self.thresholds: list[float] = [0.5] * model.num_labels
         #: Optimizer steps of the whole run, set by the pipeline before fitting; a schedule uses
         #: it rather than ``trainer.estimated_stepping_batches``, which would build the training
         #: loader before a resumed run has restored its position.

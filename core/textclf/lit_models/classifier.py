@@ -23,6 +23,13 @@ WARMUP_RATIO = 0.1
 class Classifier(BaseLitModel):
     """Cross-entropy, AdamW, linear warmup then decay; accuracy and macro-F1 per epoch.
 
+    On multi-label data (the model's ``multi_label``) the loss is a sigmoid cross-entropy per
+    label (``BCEWithLogitsLoss``); the metrics are subset accuracy (``acc``: every label of a
+    text right), micro-F1 (``f1``, which picks the best checkpoint) and macro-F1
+    (``macro_f1``), at a 0.5 threshold while training. Each validation then tunes one decision
+    threshold per label on the val split (the one maximising that label's F1), and testing
+    scores with those thresholds and reports each label's precision, recall, F1 and support.
+
     Args:
         lr: Peak learning rate, reached after the warmup.
         weight_decay: AdamW weight decay; biases and normalisation weights get none.
@@ -31,14 +38,27 @@ class Classifier(BaseLitModel):
         label_smoothing: Cross-entropy label smoothing (0: none).
         class_weights: One weight per label for the loss, e.g. 1,3 to favour a rare second class.
         betas: AdamW's beta1,beta2.
+        pos_weight: Multi-label: weigh each label's positive examples by its negatives per
+            positive in the training split (for rare labels).
+        tune_thresholds: Multi-label: tune each label's threshold on the val split (off: 0.5 for
+            every label).
     """
 
     def __init__(self, model: BaseModel, lr: float = LR, weight_decay: float = WEIGHT_DECAY,
                  warmup_ratio: float = WARMUP_RATIO,
                  schedule: Literal["linear", "cosine", "constant"] = "linear",
                  label_smoothing: float = 0.0, class_weights: list[float] | None = None,
-                 betas: tuple[float, ...] = (0.9, 0.999)) -> None:
+                 betas: tuple[float, ...] = (0.9, 0.999), pos_weight: bool = False,
+                 tune_thresholds: bool = True) -> None:
         super().__init__(model)
+        self.multi_label = bool(model.multi_label)
+        if self.multi_label and (class_weights is not None or label_smoothing):
+            raise OptionError("`class_weights` and `label_smoothing` are for single-label data; for "
+                              "multi-label data weigh rare labels with `pos_weight`")
+        if pos_weight and not self.multi_label:
+            raise OptionError("`pos_weight` is for multi-label data; weigh classes of single-label "
+                              "data with `class_weights`")
+        self.pos_weight, self.tune_thresholds = pos_weight, tune_thresholds
         if class_weights is not None and len(class_weights) != model.num_labels:
             raise OptionError(f"`class_weights` has {len(class_weights)} weights for {model.num_labels} "
                               f"labels ({', '.join(model.labels)}); give one per label")
@@ -54,31 +74,71 @@ class Classifier(BaseLitModel):
             raise OptionError(f"`betas` needs two values, got {len(betas)}")
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
         self.schedule, self.betas = schedule, (float(betas[0]), float(betas[1]))
-        weights = torch.tensor(class_weights, dtype=torch.float) if class_weights else None
-        self.loss = nn.CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
         n = model.num_labels
-        metrics = torchmetrics.MetricCollection({
-            "acc": torchmetrics.classification.MulticlassAccuracy(n, average="micro"),
-            "f1": torchmetrics.classification.MulticlassF1Score(n, average="macro"),
-        })
+        if self.multi_label:
+            self.loss: nn.Module = nn.BCEWithLogitsLoss()
+            metrics = torchmetrics.MetricCollection({
+                "acc": torchmetrics.classification.MultilabelExactMatch(n),
+                "f1": torchmetrics.classification.MultilabelF1Score(n, average="micro"),
+                "macro_f1": torchmetrics.classification.MultilabelF1Score(n, average="macro"),
+            })
+        else:
+            weights = torch.tensor(class_weights, dtype=torch.float) if class_weights else None
+            self.loss = nn.CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
+            metrics = torchmetrics.MetricCollection({
+                "acc": torchmetrics.classification.MulticlassAccuracy(n, average="micro"),
+                "f1": torchmetrics.classification.MulticlassF1Score(n, average="macro"),
+            })
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.confusion_metric = torchmetrics.classification.MulticlassConfusionMatrix(n)
+        self._val_scores: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._counts = torch.zeros(3, n)  # true positives, false positives, false negatives
+
+    def on_fit_start(self) -> None:
+        if self.multi_label and self.pos_weight:
+            labels = torch.as_tensor(self.trainer.datamodule.splits["train"].labels, dtype=torch.float)  # type: ignore[attr-defined]
+            positives = labels.sum(dim=0)
+            weight = (len(labels) - positives) / positives.clamp(min=1)
+            self.loss = nn.BCEWithLogitsLoss(pos_weight=weight.to(self.device))
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         logits = self(batch["input_ids"], batch["attention_mask"])
-        loss = self.loss(logits.float(), batch["labels"])
-        preds = logits.argmax(dim=-1)
+        labels = batch["labels"]
+        loss = self.loss(logits.float(), labels)
+        if self.multi_label:
+            probabilities = torch.sigmoid(logits.float())
+            cut = torch.tensor(self.thresholds if stage == "test" else [0.5] * len(self.thresholds),
+                               device=logits.device)
+            preds = (probabilities >= cut).long()
+            target = labels.long()
+            if stage == "val":
+                self._val_scores.append((probabilities.detach().cpu(), target.cpu()))
+            if stage == "test":
+                self._counts += torch.stack([(preds & target).sum(0), (preds & (1 - target)).sum(0),
+                                             ((1 - preds) & target).sum(0)]).cpu().float()
+        else:
+            preds, target = logits.argmax(dim=-1), labels
+            if stage == "test":
+                self.confusion_metric.update(preds, target)
         metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(preds, batch["labels"])
+        metrics.update(preds, target)
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True,
                  batch_size=len(preds), sync_dist=not on_step)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
-        if stage == "test":
-            self.confusion_metric.update(preds, batch["labels"])
         return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_scores = []
+
+    def on_validation_epoch_end(self) -> None:
+        if self.multi_label and self._val_scores and self.tune_thresholds:
+            probabilities = torch.cat([p for p, _ in self._val_scores]).numpy()
+            targets = torch.cat([t for _, t in self._val_scores]).numpy()
+            self.thresholds = tune_thresholds(probabilities, targets)
+        self._val_scores = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, "train")
@@ -93,9 +153,24 @@ class Classifier(BaseLitModel):
 
     def on_test_epoch_start(self) -> None:
         self.confusion_metric.reset()
+        self._counts.zero_()
 
     def on_test_epoch_end(self) -> None:
-        self.confusion = self.confusion_metric.compute().cpu()
+        if not self.multi_label:
+            self.confusion = self.confusion_metric.compute().cpu()
+            return
+        tp, fp, fn = self._counts
+        precision = tp / (tp + fp).clamp(min=1)
+        recall = tp / (tp + fn).clamp(min=1)
+        f1 = 2 * tp / (2 * tp + fp + fn).clamp(min=1)
+        self.per_label = {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+                          "support": (tp + fn).long().tolist()}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["textclf_thresholds"] = list(self.thresholds)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.thresholds = list(checkpoint.get("textclf_thresholds", self.thresholds))
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         decay: list[nn.Parameter] = []
@@ -117,6 +192,28 @@ class Classifier(BaseLitModel):
         scheduler = LambdaLR(optimizer, lr_lambda=schedule_factor(self.schedule, warmup, total))
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def tune_thresholds(probabilities: Any, targets: Any, floor: float = 1e-4) -> list[float]:
+    """Per label, the decision threshold that maximises its F1 on these scores: halfway between
+    the lowest score it takes as positive and the next one below (kept within [floor,
+    1 - floor]); 0.5 for a label without a positive example."""
+    import numpy as np
+
+    out = []
+    for scores, truth in zip(np.asarray(probabilities, dtype=np.float64).T, np.asarray(targets).T):
+        positives = int(truth.sum())
+        if positives == 0:
+            out.append(0.5)
+            continue
+        order = np.argsort(-scores, kind="stable")
+        ranked, hits = scores[order], np.cumsum(truth[order])
+        taken = np.arange(1, len(ranked) + 1)
+        f1 = 2 * hits / (taken + positives)
+        best = int(np.argmax(f1))
+        below = ranked[best + 1] if best + 1 < len(ranked) else 0.0
+        out.append(float(np.clip((ranked[best] + below) / 2, floor, 1 - floor)))
+    return out
 
 
 def schedule_factor(schedule: str, warmup: int, total: int):

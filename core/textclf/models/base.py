@@ -39,6 +39,10 @@ class BaseModel(RecordsOptions, nn.Module):
     #: ``init_options`` is what ``save`` writes and ``load`` rebuilds the architecture from; what
     #: the pipeline supplies, and the tokenizer (saved as a file of its own), are not in it.
     unrecorded = (*MODEL.supplied, "tokenizer")
+    #: Whether each logit is a label's own score (multi-label: a sigmoid per label) rather than
+    #: one of a softmax. Set by the pipeline from the data before training; a model's
+    #: architecture is the same either way (one logit per label), so few models need to read it.
+    multi_label: bool = False
 
     def __init__(self, labels: Sequence[str], tokenizer: Tokenizer, max_length: int,
                  truncation: str = "head") -> None:
@@ -103,6 +107,7 @@ class BaseModel(RecordsOptions, nn.Module):
             "max_length": self.max_length,
             "truncation": self.truncation,
             "options": self.init_options,
+            **({"task": "multi_label"} if self.multi_label else {}),
         }
 
     @classmethod
@@ -116,6 +121,7 @@ class BaseModel(RecordsOptions, nn.Module):
             kwargs["tokenizer"] = directory / TOKENIZER_FILE
         model = cls(labels=meta["labels"], **kwargs)
         cls.load_files(model, directory)
+        model.multi_label = meta.get("task") == "multi_label"
         return model
 
     @classmethod

@@ -4,7 +4,7 @@
   CLI's output taken apart; the pytest fixtures ``textclf_site`` and ``textclf_cli`` build on them.
 - ``TinyModel``, ``word_tokenizer``: a model that follows the contract and trains in seconds.
 - ``separable_texts``, ``write_separable_dataset``, ``write_rows``: a small task of two or more
-  classes.
+  classes; ``multi_label_texts``, ``write_multi_label_dataset``: a multi-label one (label sets).
 - ``check_plugin``, ``check_component``, ``check_training``, ``check_model``, ``check_export``:
   the checks any plugin runs in its own tests (it loads, its components keep their contracts, a
   tiny training run works, a model keeps the tensor contract in PyTorch and exported to ONNX).
@@ -24,6 +24,7 @@ _WHERE = {
     "TEXTCLF": "sites", "TINY_MODEL_PLUGIN": "sites",
     "TinyModel": "models", "word_tokenizer": "models", "INTERRUPT_ENV": "models",
     "separable_texts": "datasets", "write_separable_dataset": "datasets", "write_rows": "datasets",
+    "multi_label_texts": "datasets", "write_multi_label_dataset": "datasets",
     "check_plugin": "checks", "check_component": "checks", "check_training": "checks",
     "check_model": "checks", "check_export": "checks", "ContractError": "checks",
 }

@@ -77,3 +77,35 @@ def write_rows(path: Path | str, rows: Sequence[tuple[str, Any]], text_column: s
         writer = csv.writer(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
         writer.writerow([text_column, label_column])
         writer.writerows(rows)
+
+
+def multi_label_texts(n: int, seed: int = 0, labels: int = 5, most: int = 3, min_words: int = 4,
+                      max_words: int = 30) -> list[tuple[str, list[str]]]:
+    """``n`` (text, label set) pairs of a multi-label task over ``labels`` topics: each text
+    carries 0 to ``most`` of them, each signalled by two of its words among filler."""
+    rng = random.Random(seed)
+    signals = class_words(labels)
+    names = list(signals)
+    rows = []
+    for _ in range(n):
+        chosen = sorted(rng.sample(names, rng.randint(0, most)), key=names.index)
+        words = [rng.choice(FILLER) for _ in range(rng.randint(min_words, max_words))]
+        for label in chosen:
+            for _ in range(2):
+                words.insert(rng.randrange(len(words) + 1), rng.choice(signals[label]))
+        rows.append((" ".join(words), chosen))
+    return rows
+
+
+def write_multi_label_dataset(directory: Path, train: int = 600, test: int = 150, fmt: str = "jsonl",
+                              seed: int = 0, labels: int = 5, delimiter: str = ";") -> dict[str, Path]:
+    """Write train and test files of a multi-label task: JSON lists of labels in .jsonl, one cell
+    joined by ``delimiter`` in .csv/.tsv; returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for split, n, split_seed in (("train", train, seed), ("test", test, seed + 1)):
+        path = directory / f"{split}.{fmt}"
+        rows = multi_label_texts(n, split_seed, labels)
+        write_rows(path, rows if fmt == "jsonl" else [(t, delimiter.join(y)) for t, y in rows])
+        paths[split] = path
+    return paths

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import json
 import math
 import os
 import signal
@@ -83,11 +84,16 @@ def build(config: RunConfig, *, model_dir: Path | None = None, echo: Echo | None
                 supplied["train_texts"] = data.train_texts()
         model = config[MODEL].build(**supplied)
     with config[DATA].naming_options():
+        model.multi_label = data.multi_label()
         data.attach(model.encoder)
     if echo:
         counts = " / ".join(f"{len(data.splits[s]):,} {s}" for s in SPLITS if s in data.splits)
         how = "cached tokens" if data.cache_hit else f"tokenized in {data.tokenize_seconds:.1f} s"
-        echo(f"data: {config[DATA].component.name}, {counts} ({how}); labels: {', '.join(labels)}")
+        task = ""
+        if model.multi_label:
+            empty = int((data.splits["train"].labels.sum(axis=1) == 0).sum())
+            task = f" (multi-label; {empty:,} training texts have none)"
+        echo(f"data: {config[DATA].component.name}, {counts} ({how}); labels: {', '.join(labels)}{task}")
         parameters = sum(p.numel() for p in model.parameters())
         echo(f"model: {config[MODEL].component.name}, {parameters:,} parameters, max length "
              f"{model.max_length}, truncation {model.truncation}")
@@ -281,7 +287,19 @@ def evaluate(trainer: pl.Trainer, built: Built, checkpoint: str | None,
     if confusion_split and lit.confusion is not None:
         out["confusion_matrix"] = {"split": confusion_split, "labels": list(built.model.labels),
                                    "matrix": lit.confusion.long().tolist()}
+    _multi_label_results(out, built, confusion_split)
     return out
+
+
+def _multi_label_results(out: dict[str, Any], built: Built, split: str | None) -> None:
+    """A multi-label run's task, the thresholds its bundle applies, and per-label scores."""
+    if not built.model.multi_label:
+        return
+    labels = list(built.model.labels)
+    out["task"] = "multi_label"
+    out["thresholds"] = {"labels": labels, "values": [round(float(t), 6) for t in built.lit.thresholds]}
+    if split and built.lit.per_label is not None:
+        out["per_label"] = {"split": split, "labels": labels, **built.lit.per_label}
 
 
 def _metrics(results: Sequence[Mapping[str, float]], prefix: str) -> dict[str, float]:
@@ -294,6 +312,10 @@ def test_run(run: RunDir, config: RunConfig, split: str, *, progress: bool | Non
              echo: Echo = print) -> dict[str, Any]:
     """Evaluate a finished run's model on ``split`` ("test" or "val")."""
     built = build(config, model_dir=run.model_dir, echo=echo)
+    if built.model.multi_label and run.metrics_file.is_file():  # the thresholds training tuned
+        recorded = json.loads(run.metrics_file.read_text()).get("thresholds") or {}
+        if recorded.get("labels") == list(built.model.labels):
+            built.lit.thresholds = [float(t) for t in recorded["values"]]
     if not built.data.has_split(split):
         other = "val" if split == "test" else "test"
         hint = f"; evaluate --split {other} instead" if built.data.has_split(other) else ""
@@ -307,4 +329,5 @@ def test_run(run: RunDir, config: RunConfig, split: str, *, progress: bool | Non
     if built.lit.confusion is not None:
         metrics["confusion_matrix"] = {"split": split, "labels": list(built.model.labels),
                                        "matrix": built.lit.confusion.long().tolist()}
+    _multi_label_results(metrics, built, split)
     return metrics

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 METRICS = (("loss", "loss"), ("acc", "accuracy"), ("f1", "macro-F1"))
+#: The same keys in a multi-label run, where they mean other things.
+MULTI_LABEL_METRICS = (("loss", "loss"), ("acc", "subset accuracy"), ("f1", "micro-F1"), ("macro_f1", "macro-F1"))
 
 
 def print_summary(metrics: dict[str, Any], console: Console | None = None,
@@ -19,10 +21,14 @@ def print_summary(metrics: dict[str, Any], console: Console | None = None,
     table.add_column("metric")
     for split in splits:
         table.add_column(split, justify="right")
-    for key, label in METRICS:
+    for key, label in MULTI_LABEL_METRICS if metrics.get("task") == "multi_label" else METRICS:
         if any(key in metrics[s] for s in splits):
             table.add_row(label, *(_fmt(metrics[s].get(key)) for s in splits))
     console.print(table)
+    per_label = metrics.get("per_label")
+    if per_label:
+        console.print(f"per label, {per_label['split']} (decision thresholds tuned on val)")
+        console.print(per_label_table(per_label, metrics.get("thresholds")))
     confusion = metrics.get("confusion_matrix")
     if confusion:
         console.print(f"confusion matrix, {confusion['split']} (rows: true label, columns: predicted)")
@@ -42,6 +48,17 @@ def confusion_table(confusion: dict[str, Any]) -> Table:
         table.add_column(label, justify="right")
     for label, row in zip(labels, matrix):
         table.add_row(label, *(f"{int(v):,}" for v in row))
+    return table
+
+
+def per_label_table(per_label: dict[str, Any], thresholds: dict[str, Any] | None = None) -> Table:
+    table = Table()
+    for column in ("label", "precision", "recall", "F1", "support", "threshold"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    values = (thresholds or {}).get("values") or [None] * len(per_label["labels"])
+    for i, label in enumerate(per_label["labels"]):
+        table.add_row(label, *(_fmt(per_label[key][i]) for key in ("precision", "recall", "f1")),
+                      f"{int(per_label['support'][i]):,}", _fmt(values[i]))
     return table
 
 

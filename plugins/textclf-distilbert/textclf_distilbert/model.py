@@ -85,6 +85,10 @@ class DistilBERT(BaseModel):
 
     # -- the Hugging Face directory ---------------------------------------------------------------
     def save_files(self, directory: Path) -> None:
+        # Plain transformers then loads the directory for the same task (its pipeline applies a
+        # sigmoid per label to a multi-label model).
+        self.hf.config.problem_type = ("multi_label_classification" if self.multi_label
+                                       else "single_label_classification")
         with _quiet_transformers():
             self.hf.save_pretrained(directory, safe_serialization=True)
             self.hf_tokenizer.model_max_length = self.max_length
@@ -100,6 +104,7 @@ class DistilBERT(BaseModel):
         model = cls(labels=meta["labels"], checkpoint=str(directory), pretrained=True, **options)
         model.init_options = meta["options"]
         model.max_length, model.truncation = meta["max_length"], meta["truncation"]
+        model.multi_label = meta.get("task") == "multi_label"
         return model
 
 
