@@ -88,17 +88,20 @@ def test_textclf_test_uses_the_tuned_thresholds(trained):
 def test_delimited_csv_cells_and_empty_sets(tmp_path):
     site = PluginSite(tmp_path / "site")
     site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_multi_label_dataset(tmp_path / "data", train=300, test=60, fmt="csv")
+    data = write_multi_label_dataset(tmp_path / "data", fmt="csv")
     env = {"TEXTCLF_CACHE": str(tmp_path / "cache")}
     result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
                       "--data.test", str(data["test"]), "--data.label-delimiter", ";", "--model", "tiny",
-                      "--max-epochs", "2", "--run-dir", "run", env=env, cwd=tmp_path)
+                      "--max-epochs", "12", "--lit-model.lr", "0.05", "--run-dir", "run", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    empty = sum(1 for _, y in multi_label_texts(300, 0) if not y)
-    assert "multi-label;" in result.stdout + result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["task"] == "multi_label" and len(metrics["thresholds"]["values"]) == 5
-    assert empty > 0
+    assert metrics["test"]["f1"] >= 0.9, metrics["test"]
+    # The texts without a label are kept and counted (the split holds out about a tenth of train).
+    empty = sum(1 for _, y in multi_label_texts(600, 0) if not y)
+    said = " ".join((result.stdout + result.stderr).split())
+    counted = int(said.split("multi-label; ")[1].split(" ")[0].replace(",", ""))
+    assert empty > 0 and 0.8 * empty <= counted <= empty
 
 
 def test_an_unknown_label_in_test_is_one_line(tmp_path, cli):

@@ -174,3 +174,15 @@ def test_serve_scores_a_multi_label_bundle_with_sigmoids(served, bundle_dir):
     assert info["task"] == "multi_label" and info["thresholds"] == THRESHOLDS
     status, body, _ = call(served, {"inputs": "funny", "parameters": {"function_to_apply": "softmax"}})
     assert sum(a["score"] for a in body[0]) == pytest.approx(1)
+
+
+def test_a_multi_label_bundle_runs_without_torch(bundle_dir):
+    import subprocess
+    import sys
+
+    probe = ("import sys, textclf.runtime as r\n"
+             f"b = r.load({str(bundle_dir)!r})\n"
+             "print(b.predict(['funny scary film']), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[['comedy',", "'horror']]", "False"]

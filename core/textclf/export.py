@@ -588,7 +588,9 @@ def _quantize(bundle_dir: Path, texts: Texts, echo: Echo, max_drop: float | None
          f"{_describe(settings)}")
     if n < INT8_FEW_TEXTS:
         echo(f"note: the int8 check scored only {n:,} texts, where one text is {100 / n:.2f} points "
-             f"of accuracy: a weak gate; a larger validation split makes it a stronger one")
+             f"of accuracy: a weak gate; a larger validation split makes it a stronger one" if not multi else
+             f"note: the int8 check scored only {n:,} texts: a weak gate; a larger validation split "
+             f"makes it a stronger one")
     if drop["points"] > limit + 1e-9:
         raise ExportError(f"int8 quantization lost {drop['points']:.2f} points of {metric} on {n:,} texts "
                           f"of the {texts.source} (95% CI {low:.2f} to {high:.2f}; limit {limit:.2f}, "

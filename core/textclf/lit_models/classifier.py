@@ -94,7 +94,8 @@ class Classifier(BaseLitModel):
         self.test_metrics = metrics.clone(prefix="test/")
         self.confusion_metric = torchmetrics.classification.MulticlassConfusionMatrix(n)
         self._val_scores: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._counts = torch.zeros(3, n)  # true positives, false positives, false negatives
+        # Multi-label testing: each label's true/false positives/negatives and support.
+        self.label_stats = torchmetrics.classification.MultilabelStatScores(n, average=None)
 
     def on_fit_start(self) -> None:
         if self.multi_label and self.pos_weight:
@@ -116,8 +117,7 @@ class Classifier(BaseLitModel):
             if stage == "val":
                 self._val_scores.append((probabilities.detach().cpu(), target.cpu()))
             if stage == "test":
-                self._counts += torch.stack([(preds & target).sum(0), (preds & (1 - target)).sum(0),
-                                             ((1 - preds) & target).sum(0)]).cpu().float()
+                self.label_stats.update(preds, target)
         else:
             preds, target = logits.argmax(dim=-1), labels
             if stage == "test":
@@ -153,13 +153,13 @@ class Classifier(BaseLitModel):
 
     def on_test_epoch_start(self) -> None:
         self.confusion_metric.reset()
-        self._counts.zero_()
+        self.label_stats.reset()
 
     def on_test_epoch_end(self) -> None:
         if not self.multi_label:
             self.confusion = self.confusion_metric.compute().cpu()
             return
-        tp, fp, fn = self._counts
+        tp, fp, _, fn, _ = self.label_stats.compute().cpu().double().T
         precision = tp / (tp + fp).clamp(min=1)
         recall = tp / (tp + fn).clamp(min=1)
         f1 = 2 * tp / (2 * tp + fp + fn).clamp(min=1)

@@ -288,3 +288,19 @@ def _write_files(tmp_path: Path) -> tuple[Path, Path]:
     write_rows(tmp_path / "train.csv", rows[:100])
     write_rows(tmp_path / "test.csv", rows[100:])
     return tmp_path / "train.csv", tmp_path / "test.csv"
+
+
+@pytest.mark.parametrize("multi_label, problem_type", [(True, "multi_label_classification"),
+                                                       (False, "single_label_classification")])
+def test_plain_transformers_loads_the_task(bert_checkpoint, tmp_path, multi_label, problem_type):
+    model = DistilBERT(["drama", "comedy", "horror"], checkpoint=str(bert_checkpoint))
+    model.multi_label = multi_label
+    model.save(tmp_path / "model")
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
+    assert loaded.config.problem_type == problem_type
+    assert loaded.config.id2label == {0: "drama", 1: "comedy", 2: "horror"}
+    assert DistilBERT.load(tmp_path / "model").multi_label is multi_label
+    if multi_label:  # transformers' own loss for the task: a sigmoid cross-entropy per label
+        ids = torch.tensor([model.encoder.encode("wonderful film")])
+        out = loaded(input_ids=ids, labels=torch.tensor([[1.0, 0.0, 1.0]]))
+        assert out.loss is not None and out.logits.shape == (1, 3)
