@@ -154,3 +154,19 @@ def cli(textclf_cli, site):
     def run(*args, **kwargs):
         return textclf_cli(*args, **kwargs)
     return run
+
+
+def test_int8_is_gated_on_micro_f1(trained):
+    root = trained["root"]
+    result = trained["site"].run("export", "run", "--output", "bundle-int8", "--quantize", "int8",
+                                 "--max-accuracy-drop", "5", env=trained["env"], cwd=root)
+    assert result.returncode == 0, result.stderr
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "micro-F1" in said and "points of accuracy" not in said
+    manifest = json.loads((root / "bundle-int8" / "textclf.json").read_text())
+    gate = manifest["checks"]["int8"]
+    assert gate["metric"] == "micro_f1" and "bootstrap" in gate["accuracy_drop"]["interval"]
+    low, high = gate["accuracy_drop"]["ci95"]
+    assert low <= gate["accuracy_drop"]["points"] <= high
+    assert manifest["task"] == "multi_label" and manifest["quantization"] == "int8"
+    assert runtime.load(root / "bundle-int8").predict(["goal match referee"])  # a list per text
