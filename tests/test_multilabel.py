@@ -170,3 +170,17 @@ def test_int8_is_gated_on_micro_f1(trained):
     assert low <= gate["accuracy_drop"]["points"] <= high
     assert manifest["task"] == "multi_label" and manifest["quantization"] == "int8"
     assert runtime.load(root / "bundle-int8").predict(["goal match referee"])  # a list per text
+
+
+def test_pos_weight_trains_and_is_for_label_sets_only(tmp_path, cli):
+    write_rows(tmp_path / "train.jsonl", multi_label_texts(80, 0))
+    env = {"TEXTCLF_CACHE": str(tmp_path / "cache")}
+    result = cli("train", "--data", "files", "--data.train", str(tmp_path / "train.jsonl"), "--model", "tiny",
+                 "--max-epochs", "1", "--lit-model.pos-weight", "true", "--run-dir", "run", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    write_rows(tmp_path / "single.jsonl", [(t, y[0] if y else "none") for t, y in multi_label_texts(80, 0)])
+    result = cli("train", "--data", "files", "--data.train", str(tmp_path / "single.jsonl"), "--model", "tiny",
+                 "--max-epochs", "1", "--lit-model.pos-weight", "true", env=env, cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode != 0 and len(errors) == 1 and "class-weights" in errors[0]
+    assert "Traceback" not in result.stderr
