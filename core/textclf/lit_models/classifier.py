@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torchmetrics
 from torch import nn
@@ -99,7 +100,7 @@ class Classifier(BaseLitModel):
 
     def on_fit_start(self) -> None:
         if self.multi_label and self.pos_weight:
-            labels = torch.as_tensor(self.trainer.datamodule.splits["train"].labels, dtype=torch.float)  # type: ignore[attr-defined]
+            labels = torch.tensor(np.array(self.trainer.datamodule.splits["train"].labels), dtype=torch.float)  # type: ignore[attr-defined]
             positives = labels.sum(dim=0)
             weight = (len(labels) - positives) / positives.clamp(min=1)
             self.loss = nn.BCEWithLogitsLoss(pos_weight=weight.to(self.device))
