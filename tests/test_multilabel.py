@@ -5,6 +5,7 @@ same label sets as PyTorch."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import numpy as np
 import plugin_sources as src
 import pytest
@@ -16,22 +17,27 @@ from textclf.lit_models.classifier import tune_thresholds
 from textclf.testing import PluginSite, multi_label_texts, write_multi_label_dataset, write_rows
 
 
+def train_tiny(root: Path, fmt: str, *args: str) -> dict:
+    """A run (``root/run``) of the tiny model on a generated 5-topic multi-label dataset in ``fmt``."""
+    site = PluginSite(root / "site")
+    site.add("textclf-tiny", src.TINY_MODEL)
+    data = write_multi_label_dataset(root / "data", fmt=fmt)
+    env = {"TEXTCLF_CACHE": str(root / "cache")}
+    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
+                      "--data.test", str(data["test"]), *args, "--model", "tiny", "--max-epochs", "12",
+                      "--lit-model.lr", "0.05", "--run-dir", "run", env=env, cwd=root)
+    assert result.returncode == 0, result.stderr
+    return {"root": root, "site": site, "env": env, "data": data, "train": result,
+            "metrics": json.loads((root / "run" / "metrics.json").read_text())}
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
     """A multi-label run of the tiny model on 5 topics from JSONL, and its bundle."""
-    root = tmp_path_factory.mktemp("multilabel")
-    site = PluginSite(root / "site")
-    site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_multi_label_dataset(root / "data", fmt="jsonl")
-    env = {"TEXTCLF_CACHE": str(root / "cache")}
-    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
-                      "--data.test", str(data["test"]), "--model", "tiny", "--max-epochs", "12",
-                      "--lit-model.lr", "0.05", "--run-dir", "run", env=env, cwd=root)
-    assert result.returncode == 0, result.stderr
-    exported = site.run("export", "run", "--output", "bundle", env=env, cwd=root)
+    run = train_tiny(tmp_path_factory.mktemp("multilabel"), "jsonl")
+    exported = run["site"].run("export", "run", "--output", "bundle", env=run["env"], cwd=run["root"])
     assert exported.returncode == 0, exported.stderr
-    return {"root": root, "site": site, "env": env, "data": data, "train": result,
-            "metrics": json.loads((root / "run" / "metrics.json").read_text())}
+    return run
 
 
 def test_trains_to_a_high_micro_f1_with_tuned_thresholds(trained):
@@ -86,15 +92,8 @@ def test_textclf_test_uses_the_tuned_thresholds(trained):
 
 
 def test_delimited_csv_cells_and_empty_sets(tmp_path):
-    site = PluginSite(tmp_path / "site")
-    site.add("textclf-tiny", src.TINY_MODEL)
-    data = write_multi_label_dataset(tmp_path / "data", fmt="csv")
-    env = {"TEXTCLF_CACHE": str(tmp_path / "cache")}
-    result = site.run("train", "--data", "files", "--data.train", str(data["train"]),
-                      "--data.test", str(data["test"]), "--data.label-delimiter", ";", "--model", "tiny",
-                      "--max-epochs", "12", "--lit-model.lr", "0.05", "--run-dir", "run", env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    run = train_tiny(tmp_path, "csv", "--data.label-delimiter", ";")
+    result, metrics = run["train"], run["metrics"]
     assert metrics["task"] == "multi_label" and len(metrics["thresholds"]["values"]) == 5
     assert metrics["test"]["f1"] >= 0.9, metrics["test"]
     # The texts without a label are kept and counted (the split holds out about a tenth of train).

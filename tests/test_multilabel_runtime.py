@@ -141,25 +141,12 @@ def test_predict_prints_label_sets_in_every_format(bundle_dir, cli):
 # -- textclf serve ------------------------------------------------------------------------------
 @pytest.fixture
 def served(bundle_dir):
-    import threading
-    import time
-
-    import uvicorn
-
     from textclf import serve
-    from test_serve import free_port
+    from test_serve import Running, free_port
 
-    port = free_port()
-    app = serve.create_app(serve.ServeSettings(bundle=str(bundle_dir), port=port))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive()
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    server = Running(serve.ServeSettings(bundle=str(bundle_dir), port=free_port()))
+    yield server.url
+    server.stop()
 
 
 def test_serve_scores_a_multi_label_bundle_with_sigmoids(served, bundle_dir):

@@ -97,6 +97,12 @@ def call(url: str, body: Any = None, *, raw: bytes | None = None, headers: dict[
     return status, json.loads(payload) if kind.startswith("application/json") else payload.decode(), got
 
 
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The values of a /metrics page, by (sample name, sorted labels), read by prometheus_client."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 # -- the API ----------------------------------------------------------------------------------------
 def test_the_hugging_face_client_works_unmodified(start, bundle, monkeypatch):
     from huggingface_hub import InferenceClient, constants
@@ -146,8 +152,7 @@ def test_health_info_and_metrics(start, bundle):
     assert "api_key" not in info["settings"] and info["settings"]["auth"] is False
     status, text, headers = call(server.url + "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
+    samples = metric_samples(text)
     assert samples[("textclf_requests_total", (("route", "predict"), ("status", "200")))] == 1
     assert samples[("textclf_requests_total", (("route", "predict"), ("status", "422")))] == 1
     assert samples[("textclf_texts_total", ())] == len(TEXTS)
@@ -330,8 +335,7 @@ def test_workers_share_one_view_of_the_metrics(trained, bundle):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
+    samples = metric_samples(text)
     assert samples[("textclf_texts_total", ())] == 24  # both workers' texts, whichever answered
     assert samples[("textclf_requests_total", (("route", "predict"), ("status", "200")))] == 12
 

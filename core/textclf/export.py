@@ -661,12 +661,9 @@ def _score(bundle: runtime.Bundle, texts: list[str]) -> dict[str, Any]:
 
 # -- the manifest and the model card ---------------------------------------------------------------
 def _manifest(run: RunDir, resolved: RunConfig, model: BaseModel, config: dict[str, Any]) -> dict[str, Any]:
-    metrics = {}
-    if run.metrics_file.is_file():
-        recorded = json.loads(run.metrics_file.read_text())
-        metrics = {split: recorded[split] for split in ("val", "test") if split in recorded}
+    recorded = run.read_metrics()
+    metrics = {split: recorded[split] for split in ("val", "test") if split in recorded}
     task: dict[str, Any] = {}
-    recorded = json.loads(run.metrics_file.read_text()) if run.metrics_file.is_file() else {}
     if recorded.get("task") == "multi_label" or model.multi_label:
         thresholds = (recorded.get("thresholds") or {}).get("values") or [0.5] * model.num_labels
         task = {"task": "multi_label", "thresholds": [float(t) for t in thresholds]}

@@ -98,10 +98,9 @@ class Bundle:
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[str] | list[list[str]]:
         """The most probable label of each text; in a multi-label bundle, each text's list of
         labels at or over their thresholds (most probable first; perhaps empty)."""
-        logits = self.logits(texts, batch_size)
         if self.multi_label:
-            return [list(self.chosen(row)) for row in sigmoid(logits)]
-        return [self.labels[i] for i in logits.argmax(axis=1)]
+            return [list(self.chosen(row)) for row in self.predict_proba(texts, batch_size)]
+        return [self.labels[i] for i in self.logits(texts, batch_size).argmax(axis=1)]
 
     def chosen(self, probabilities: np.ndarray) -> tuple[str, ...]:
         """The labels one text's ``probabilities`` give it: the most probable one, or in a

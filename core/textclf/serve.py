@@ -244,7 +244,6 @@ class Batcher:
 @dataclass(frozen=True)
 class Query:
     texts: list[str]
-    single: bool
     top_k: int | None
     function: str
 
@@ -267,8 +266,7 @@ def parse_query(body: bytes, settings: ServeSettings, default_function: str = "s
         raise ApiError(422, "validation", f"unknown field(s) {', '.join(map(repr, unknown))}; the body "
                        f'takes "inputs" and "parameters"')
     inputs = payload["inputs"]
-    single = isinstance(inputs, str)
-    texts = [inputs] if single else inputs
+    texts = [inputs] if isinstance(inputs, str) else inputs
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
         raise ApiError(422, "validation", '"inputs" must be a text or a non-empty list of texts')
     if len(texts) > settings.max_inputs:
@@ -292,7 +290,7 @@ def parse_query(body: bytes, settings: ServeSettings, default_function: str = "s
     if function not in FUNCTIONS:
         raise ApiError(422, "validation", f'"function_to_apply" {function!r}: choose one of '
                        f"{', '.join(FUNCTIONS)}")
-    return Query(texts, single, top_k, function)
+    return Query(texts, top_k, function)
 
 
 def scores(logits: np.ndarray, function: str) -> np.ndarray:

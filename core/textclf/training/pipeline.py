@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
-import json
 import math
 import os
 import signal
@@ -312,8 +311,8 @@ def test_run(run: RunDir, config: RunConfig, split: str, *, progress: bool | Non
              echo: Echo = print) -> dict[str, Any]:
     """Evaluate a finished run's model on ``split`` ("test" or "val")."""
     built = build(config, model_dir=run.model_dir, echo=echo)
-    if built.model.multi_label and run.metrics_file.is_file():  # the thresholds training tuned
-        recorded = json.loads(run.metrics_file.read_text()).get("thresholds") or {}
+    if built.model.multi_label:  # the thresholds training tuned
+        recorded = run.read_metrics().get("thresholds") or {}
         if recorded.get("labels") == list(built.model.labels):
             built.lit.thresholds = [float(t) for t in recorded["values"]]
     if not built.data.has_split(split):

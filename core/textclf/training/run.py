@@ -194,3 +194,10 @@ class RunDir:
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         atomic.write_text(self.metrics_file, json.dumps(metrics, indent=2) + "\n")
+
+    def read_metrics(self) -> dict[str, Any]:
+        """What ``write_metrics`` wrote ({} before the run has finished)."""
+        if not self.metrics_file.is_file():
+            return {}
+        recorded: dict[str, Any] = json.loads(self.metrics_file.read_text())
+        return recorded
