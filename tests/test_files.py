@@ -88,6 +88,19 @@ CASES = {
         {"train.txt": "fine film\n"}, [],
         "--data.train {train.txt}: unknown file type '.txt'; use .csv, .tsv or .jsonl, or set --data.format"),
     "missing file": ({}, ["--data.train", "{nope.csv}"], "--data.train {nope.csv}: no such file"),
+    "label set with a number that is not whole": (
+        {"train.jsonl": '{"text": "fine", "label": ["pos", 1.5]}\n'}, [],
+        "{train.jsonl} line 1: labels ['pos', 1.5] must be strings or integers"),
+    "label sets naming one label in all": (
+        {"train.jsonl": '{"text": "fine", "label": ["pos"]}\n{"text": "dull", "label": []}\n'}, [],
+        "{train.jsonl}: the label sets name 1 label(s) in all; a classifier needs at least two"),
+    "blank label delimiter": (
+        {"train.csv": "GOOD"}, ["--data.label-delimiter", " "],
+        "--data.label-delimiter ' ': must be a visible character or string, e.g. ';'"),
+    "label set with a label train lacks": (
+        {"train.jsonl": '{"text": "fine", "label": ["pos"]}\n{"text": "dull", "label": ["neg"]}\n',
+         "test.jsonl": '{"text": "odd", "label": ["pos", "odd"]}\n'}, ["--data.test", "{test.jsonl}"],
+        "{test.jsonl} line 1: label 'odd' does not occur in the training data (labels: neg, pos)"),
 }
 
 
